@@ -1,0 +1,206 @@
+"""The distill stage in one call: readout → checks → candidate fits → selection → schedules.
+
+Checks and what they do (project decisions):
+
+=======================================  ======================================================
+situation                                outcome
+=======================================  ======================================================
+readout flat / no rise above its noise   :class:`ReadoutShapeError` (before fitting)
+readout ends at or below where it began  :class:`ReadoutShapeError` (before fitting)
+readout rises then falls (> 20 % of the  :class:`ReadoutShapeError` (before fitting)
+rise, smoothed over ~10 % of the cycles)
+no candidate eligible                    :class:`NoEligibleModelError` listing every reason, or
+                                         :class:`ReadoutShapeError` if the best fit says the
+                                         readout is still growing (below)
+selected fit reached < ``min_saturation``  :class:`ReadoutShapeError`: still growing at the end
+(default 0.5) of its total rise                (e.g. sat. exp. with τ > 1.44 × duration)
+reached < ``warn_saturation`` (0.9)      warning
+selected R² < ``min_r2`` (0.98)          warning
+a better-AIC candidate is ineligible     warning (names it and the AIC given up)
+max_segments · τc > simulated duration   warning + ``extrapolated_beyond_s`` in the JSON
+=======================================  ======================================================
+
+Warnings are collected in :attr:`DistillResult.warnings` (and the JSON's ``"warnings"``) and
+also issued as :class:`~distill.errors.DistillWarning`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import DistillWarning, NoEligibleModelError, ReadoutShapeError
+from .fit import CandidateFit, fit_candidates, select_model
+from .io import Readout
+from .retention import retention_schedules
+
+MIN_SATURATION = 0.5
+WARN_SATURATION = 0.9
+MIN_R2 = 0.98
+NOISE_SIGMAS = 5.0  # required rise, in units of the point-to-point noise
+MAX_DROP = 0.2  # allowed fall after the maximum, as a share of the rise (smoothed readout)
+
+
+@dataclass
+class DistillResult:
+    """Everything the stage produces for one condition (times in s, p^l dimensionless)."""
+
+    condition: str
+    readout: Readout
+    candidates: list[CandidateFit]
+    selected: CandidateFit
+    max_segments: int
+    schedules: dict[int, np.ndarray]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def horizon_s(self) -> float:
+        """Longest schedule horizon max_segments · τc, s."""
+        return self.max_segments * self.readout.tau_cycle_s
+
+    @property
+    def extrapolated_beyond_s(self) -> float | None:
+        """Simulated duration (s) beyond which schedules use the extrapolated fit, or None."""
+        d = self.readout.duration_s
+        return d if self.horizon_s > d * (1 + 1e-9) else None
+
+    def to_json(self) -> dict[str, Any]:
+        """The retention JSON payload (schema: :func:`distill.io.validate_retention`)."""
+        sel = self.selected
+        return {
+            "condition": self.condition,
+            "macro_model": {
+                "name": sel.name,
+                "params": dict(sel.params),
+                "stderr": dict(sel.stderr),
+                "r2": sel.r2,
+                "aic": sel.aic,
+                "aicc": sel.aicc,
+                "formula": sel.to_json()["formula"],
+                "saturation_fraction": sel.saturation_fraction,
+            },
+            "candidates": [c.to_json() for c in self.candidates],
+            "tau_cycle_s": self.readout.tau_cycle_s,
+            "schedules": {str(T): rf.tolist() for T, rf in self.schedules.items()},
+            "selection": "lowest AIC = n ln(RSS/n) + 2k among eligible candidates",
+            "eligibility": "fit ok, parameters identifiable, increments over cycles 1..max_segments"
+                           " positive and non-increasing",
+            "readout": self.readout.source,
+            "n_points": self.readout.n_points,
+            "duration_s": self.readout.duration_s,
+            "max_segments": self.max_segments,
+            "horizon_s": self.horizon_s,
+            "extrapolated_beyond_s": self.extrapolated_beyond_s,
+            "residuals": [float(r) for r in sel.residuals],
+            "warnings": list(self.warnings),
+        }
+
+
+def check_readout_shape(readout: Readout, condition: str) -> None:
+    """Raise :class:`ReadoutShapeError` unless the readout rises clearly and does not fall back.
+
+    Noise is estimated from the point-to-point differences (1.4826 · MAD / √2); the rise from
+    p(0) to the mean of the last ~10 % of points must exceed ``NOISE_SIGMAS`` of it and be > 0.
+    """
+    y = readout.p_l
+    where = f"condition {condition!r} ({readout.source})"
+    w = max(1, y.size // 10)
+    end = float(y[-w:].mean())
+    rise = end - float(y[0])
+    span = float(np.ptp(y))
+    diffs = np.diff(y)
+    noise = 1.4826 * float(np.median(np.abs(diffs - np.median(diffs)))) / np.sqrt(2)
+    if span <= 1e-12 * max(float(np.max(np.abs(y))), 1e-300):
+        raise ReadoutShapeError(f"{where}: readout p_l is flat (constant {y[0]:.6g})")
+    if rise <= 0:
+        raise ReadoutShapeError(
+            f"{where}: readout p_l does not increase (from {y[0]:.6g} to {end:.6g} at the end)"
+        )
+    if rise <= NOISE_SIGMAS * noise:
+        raise ReadoutShapeError(
+            f"{where}: readout p_l shows no clear rise: {rise:.3g} from start to end vs. "
+            f"point-to-point noise {noise:.3g} (need > {NOISE_SIGMAS:g}x)"
+        )
+    smooth = np.convolve(y, np.ones(w) / w, mode="valid")
+    peak = float(smooth.max())
+    drop = peak - float(smooth[-1])
+    if drop > MAX_DROP * (peak - float(y[0])):
+        raise ReadoutShapeError(
+            f"{where}: readout p_l rises and then falls by {drop:.3g} "
+            f"({100 * drop / (peak - y[0]):.0f} % of its rise): not a saturating LTP curve"
+        )
+
+
+def _warn(messages: list[str], text: str, strict: bool = False) -> None:
+    if strict:
+        raise ReadoutShapeError(f"{text} (strict mode)")
+    messages.append(text)
+    warnings.warn(text, DistillWarning, stacklevel=3)
+
+
+def distill(
+    readout: Readout,
+    condition: str,
+    max_segments: int,
+    models: Sequence[str] | None = None,
+    min_saturation: float = MIN_SATURATION,
+    warn_saturation: float = WARN_SATURATION,
+    min_r2: float = MIN_R2,
+    strict: bool = False,
+) -> DistillResult:
+    """Fit, select and turn the selected macro model into RF schedules for T = 1..max_segments.
+
+    Raises :class:`ReadoutShapeError` or :class:`NoEligibleModelError` (both name the condition)
+    when the readout cannot be distilled; see the module docstring for the rules. With
+    ``strict``, every warning except extrapolation is raised as a :class:`ReadoutShapeError`.
+    """
+    if not (isinstance(max_segments, int | np.integer) and max_segments >= 1):
+        raise ValueError(f"max_segments must be an integer >= 1, got {max_segments!r}")
+    check_readout_shape(readout, condition)
+    messages: list[str] = []
+    cands = fit_candidates(readout.time_s, readout.p_l, readout.tau_cycle_s, max_segments, models)
+    ok = [c for c in cands if c.status == "ok"]
+    duration = readout.duration_s
+
+    def not_saturating(c: CandidateFit) -> ReadoutShapeError:
+        return ReadoutShapeError(
+            f"condition {condition!r}: readout p_l is still growing at the end of the simulation "
+            f"({duration:.6g} s): the {c.name} fit has reached only "
+            f"{100 * c.saturation_fraction:.0f} % of its asymptote (need >= "
+            f"{100 * min_saturation:.0f} %); simulate more cycles. Fit: {c.params}"
+        )
+
+    try:
+        selected = select_model(cands, condition)
+    except NoEligibleModelError:
+        if ok:
+            best = min(ok, key=lambda c: c.aic)
+            if best.saturation_fraction < min_saturation:
+                raise not_saturating(best) from None
+        raise
+    if selected.saturation_fraction < min_saturation:
+        raise not_saturating(selected)
+    if selected.saturation_fraction < warn_saturation:
+        _warn(messages, f"condition {condition!r}: selected {selected.name} fit reaches only "
+                        f"{100 * selected.saturation_fraction:.0f} % of its asymptote by the end "
+                        "of the simulation; the readout is not fully saturated", strict)
+    if selected.r2 < min_r2:
+        _warn(messages, f"condition {condition!r}: selected {selected.name} fit has "
+                        f"R² = {selected.r2:.4f} < {min_r2}", strict)
+    best_overall = min(ok, key=lambda c: c.aic)
+    if best_overall is not selected and not best_overall.eligible:
+        _warn(messages, f"condition {condition!r}: {best_overall.name} fits better "
+                        f"(ΔAIC = {selected.aic - best_overall.aic:.1f} in its favour) but is "
+                        f"ineligible ({best_overall.reason}); using {selected.name}", strict)
+    horizon = max_segments * readout.tau_cycle_s
+    if horizon > duration * (1 + 1e-9):
+        _warn(messages, f"condition {condition!r}: schedules up to T = {max_segments} need the "
+                        f"curve up to {horizon:.6g} s, beyond the simulated {duration:.6g} s: "
+                        "the fit is extrapolated there")
+    schedules = retention_schedules(selected.curve, readout.tau_cycle_s, max_segments)
+    return DistillResult(condition, readout, cands, selected, int(max_segments), schedules,
+                         messages)

@@ -1,0 +1,175 @@
+"""Figures of the distill stage (Agg, no display; PNGs written atomically).
+
+* :func:`plot_fit` — the readout with every fitted candidate (selected one highlighted, R² and
+  AIC in the legend) and the residuals underneath.
+* :func:`plot_schedules` — RF(t, T) against segment t for a few T, and RF(1, T), RF(T, T)
+  against T.
+* :func:`plot_comparison` — several conditions side by side: fitted curves (and readouts),
+  RF(t, T) for one T, RF(1, T) against T.
+
+Figures are built with :class:`matplotlib.figure.Figure` (Agg canvas), never pyplot, so nothing
+depends on a display or on global pyplot state.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from .errors import RetentionError
+from .io import Readout, atomic_write, schedules_from_json
+from .macro_models import FittedCurve
+from .pipeline import DistillResult
+
+DEFAULT_T = (4, 8, 16, 32)
+DPI = 120
+
+
+def _save(fig: Figure, path: str | os.PathLike[str]) -> None:
+    FigureCanvasAgg(fig)
+    atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=DPI))
+
+
+def _cycle_axis(ax: Axes, tau_cycle_s: float) -> None:
+    """Secondary top axis in cycles (t / τc)."""
+    sec = ax.secondary_xaxis(
+        "top", functions=(lambda t: t / tau_cycle_s, lambda c: c * tau_cycle_s)
+    )
+    sec.set_xlabel("STP cycle")
+
+
+def plot_fit(result: DistillResult, path: str | os.PathLike[str]) -> None:
+    """Readout, every fitted candidate and residuals for one condition → PNG at ``path``."""
+    ro = result.readout
+    t_end = max(ro.duration_s, result.horizon_s)
+    grid = np.linspace(0.0, t_end, 600)
+    fig = Figure(figsize=(8, 7), layout="constrained")
+    ax, axr = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1.3))
+    ax.plot(ro.time_s, ro.p_l, "o", ms=3.5, color="0.25", label="readout (simulation)", zorder=3)
+    for i, c in enumerate(result.candidates):
+        color = f"C{i}"
+        if c.status != "ok":
+            ax.plot([], [], " ", label=f"{c.name}: fit failed")
+            continue
+        chosen = c is result.selected
+        tag = " — selected" if chosen else ("" if c.eligible else " (ineligible)")
+        label = f"{c.name}{tag}: R²={c.r2:.4f}, AIC={c.aic:.1f}"
+        ax.plot(grid, c.curve(grid), color=color, lw=2.8 if chosen else 1.3,
+                ls="-" if c.eligible else "--", label=label, zorder=4 if chosen else 2)
+        axr.plot(ro.time_s, c.residuals, "-" if chosen else ":", marker="." if chosen else None,
+                 color=color, lw=1.6 if chosen else 1.0)
+    if result.extrapolated_beyond_s is not None:
+        for a in (ax, axr):
+            a.axvspan(ro.duration_s, t_end, color="0.92", zorder=0)
+        ax.text(ro.duration_s, 0.5, " extrapolated fit", va="center", fontsize=8,
+                transform=ax.get_xaxis_transform())
+    axr.axhline(0.0, color="0.4", lw=0.8)
+    ax.set_ylabel("mean long-term process $p^l$ (dimensionless)")
+    axr.set_ylabel("residual $p^l$ − fit")
+    axr.set_xlabel("time (s)")
+    ax.set_title(f"{result.condition}: LTP readout and macro-model fits "
+                 f"(τc = {ro.tau_cycle_s:g} s)")
+    ax.legend(fontsize=8, loc="lower right")
+    _cycle_axis(ax, ro.tau_cycle_s)
+    _save(fig, path)
+
+
+def _schedule_axes(ax: Axes, schedules: dict[int, np.ndarray], Ts: Sequence[int],
+                   label_prefix: str = "", color: str | None = None) -> None:
+    for j, T in enumerate(Ts):
+        rf = schedules[T]
+        ax.plot(np.arange(1, T + 1), rf, marker="o", ms=3, lw=1.2, color=color,
+                alpha=1.0 if color is None else 0.35 + 0.65 * (j + 1) / len(Ts),
+                label=f"{label_prefix}T = {T}")
+
+
+def plot_schedules(
+    schedules: dict[int, np.ndarray], condition: str, path: str | os.PathLike[str],
+    Ts: Sequence[int] = DEFAULT_T,
+) -> None:
+    """RF(t, T) for the T in ``Ts`` (those ≤ the largest T available) and RF(1, T), RF(T, T)
+    against T → PNG at ``path``."""
+    Ts = [T for T in Ts if T in schedules] or [max(schedules)]
+    fig = Figure(figsize=(11, 4.5), layout="constrained")
+    ax, ax2 = fig.subplots(1, 2, width_ratios=(3, 2))
+    _schedule_axes(ax, schedules, Ts)
+    ax.set_xlabel("segment t (= STP cycle)")
+    ax.set_ylabel("retention factor RF(t, T)")
+    ax.set_yscale("log")
+    ax.set_title(f"{condition}: retention schedules")
+    ax.legend(fontsize=8)
+    allT = np.array(sorted(schedules))
+    ax2.plot(allT, [schedules[T][0] for T in allT], "o-", ms=3, label="RF(1, T) (first)")
+    ax2.plot(allT, [schedules[T][-1] for T in allT], "s-", ms=3, label="RF(T, T) (last)")
+    ax2.plot(allT, 1.0 / allT, "k:", lw=1, label="1/T (uniform)")
+    ax2.set_xscale("log", base=2)
+    ax2.set_yscale("log")
+    ax2.set_xlabel("number of segments T")
+    ax2.set_ylabel("retention factor")
+    ax2.set_title(f"{condition}: first and last segment vs T")
+    ax2.legend(fontsize=8)
+    _save(fig, path)
+
+
+def plot_comparison(
+    payloads: Sequence[dict[str, Any]],
+    path: str | os.PathLike[str],
+    readouts: Sequence[Readout] | None = None,
+    T: int | None = None,
+) -> int:
+    """Conditions side by side from retention JSON payloads (and optionally their readouts):
+    fitted curves, RF(t, T) for one T (default: the largest T ≤ 16 common to all) and RF(1, T)
+    against T → PNG at ``path``. Returns the T used."""
+    scheds = [schedules_from_json(p) for p in payloads]
+    common = sorted(set.intersection(*(set(s) for s in scheds)))
+    if not common:
+        raise RetentionError("the retention files share no schedule length T")
+    if T is None:
+        T = max([x for x in common if x <= 16] or common[:1])
+    elif T not in common:
+        raise RetentionError(f"T = {T} is not in every retention file (common: {common[0]}..."
+                         f"{common[-1]})")
+    fig = Figure(figsize=(15, 4.8), layout="constrained")
+    ax, ax2, ax3 = fig.subplots(1, 3)
+    for i, p in enumerate(payloads):
+        color, name = f"C{i}", p["condition"]
+        mm = p["macro_model"]
+        curve = FittedCurve.from_dict(mm["name"], mm["params"])
+        t_end = max(float(p.get("horizon_s", 0.0)), float(p.get("duration_s", 0.0)))
+        if readouts is not None:
+            ro = readouts[i]
+            ax.plot(ro.time_s, ro.p_l, "o", ms=2.5, color=color, alpha=0.5)
+            t_end = max(t_end, ro.duration_s)
+        t_end = t_end or 64 * float(p["tau_cycle_s"])
+        grid = np.linspace(0.0, t_end, 400)
+        ax.plot(grid, curve(grid), color=color, lw=2,
+                label=f"{name}: {mm['name']} (R²={mm['r2']:.4f}, τc={p['tau_cycle_s']:g} s)")
+        rf = scheds[i][T]
+        ax2.plot(np.arange(1, T + 1), rf, "o-", ms=3, color=color, label=name)
+        allT = np.array(sorted(scheds[i]))
+        ax3.plot(allT, [scheds[i][x][0] for x in allT], "-", color=color, label=name)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("$p^l$ (dimensionless)")
+    ax.set_title("fitted LTP macro models" + (" and readouts" if readouts is not None else ""))
+    ax.legend(fontsize=8)
+    ax2.set_xlabel("segment t (= STP cycle)")
+    ax2.set_ylabel(f"RF(t, T = {T})")
+    ax2.set_title(f"retention schedules, T = {T}")
+    ax2.legend(fontsize=8)
+    allT = np.arange(1, max(max(s) for s in scheds) + 1)
+    ax3.plot(allT, 1.0 / allT, "k:", lw=1, label="1/T (uniform)")
+    ax3.set_xscale("log", base=2)
+    ax3.set_yscale("log")
+    ax3.set_xlabel("number of segments T")
+    ax3.set_ylabel("RF(1, T) (first segment)")
+    ax3.set_title("first-segment retention vs T")
+    ax3.legend(fontsize=8)
+    fig.suptitle("conditions compared: " + ", ".join(p["condition"] for p in payloads))
+    _save(fig, path)
+    return T
