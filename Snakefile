@@ -1,0 +1,38 @@
+"""RMAAT: from a neuron-astrocyte simulation to retention schedules (and, later, to LRA).
+
+    snakemake --cores 8                            # default configuration
+    snakemake --cores 8 --configfile other.yaml    # another configuration
+"""
+
+import shlex
+import sys
+
+from simulation.config import condition_names, validate_config
+
+# --configfile FILE replaces the default configuration (no merging of conditions).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
+
+
+
+# Validate before anything runs: unknown keys, bad values and bad units stop here.
+config = validate_config(config)
+CONDITIONS = condition_names(config)
+# The interpreter running Snakemake also runs the stages (no reliance on PATH).
+PYTHON = shlex.quote(sys.executable)
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/simulation.smk"
+include: "workflow/rules/distill.smk"
+
+
+rule all:
+    input:
+        expand("results/retention/{condition}.json", condition=CONDITIONS),
+        expand("results/plots/{condition}/traces.png", condition=CONDITIONS),
+        expand("results/plots/{condition}/fit.png", condition=CONDITIONS),
+        expand("results/plots/{condition}/schedules.png", condition=CONDITIONS),
+        "results/plots/conditions.png",
+    default_target: True

@@ -1,0 +1,85 @@
+"""The Snakemake DAG: lint, a real run of the tiny config, and change-only reruns."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def snakemake(workdir: Path, config: Path, *args: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+           "--directory", str(workdir), "--configfile", str(config), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+
+
+def test_lint_is_clean():
+    result = snakemake(REPO, REPO / "config" / "config.yaml", "--lint")
+    assert result.returncode == 0, result.stderr
+    assert "Congratulations" in result.stdout + result.stderr, result.stdout + result.stderr
+
+
+def test_bad_config_stops_before_any_job(tmp_path):
+    config = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    config["simulation"]["dt"] = "5 s"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    result = snakemake(tmp_path, bad, "--cores", "1")
+    assert result.returncode != 0
+    assert "simulation.dt" in result.stderr and "smaller than the cycle period" in result.stderr
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """The whole DAG on config/test.yaml, in a fresh working directory."""
+    workdir = tmp_path_factory.mktemp("run")
+    config = workdir / "config.yaml"
+    config.write_text((REPO / "config" / "test.yaml").read_text())
+    result = snakemake(workdir, config, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir, config
+
+
+def test_dag_produces_every_retention_file_and_plot(finished_run):
+    workdir, config = finished_run
+    names = list(yaml.safe_load(config.read_text())["conditions"])
+    for name in names:
+        retention = json.loads((workdir / "results" / "retention" / f"{name}.json").read_text())
+        assert retention["condition"] == name
+        assert retention["macro_model"]["r2"] >= 0.98
+        assert sorted(int(t) for t in retention["schedules"]) == list(range(1, 17))
+        for t, schedule in retention["schedules"].items():
+            rf = np.asarray(schedule)
+            assert len(rf) == int(t)
+            assert np.all(rf > 0) and abs(rf.sum() - 1) < 1e-9
+            assert np.all(np.diff(rf) <= 1e-15)
+        for plot in ("traces", "fit", "schedules"):
+            assert (workdir / "results" / "plots" / name / f"{plot}.png").stat().st_size > 10_000
+        assert (workdir / "logs" / "simulate" / f"{name}.log").exists()
+    assert (workdir / "results" / "plots" / "conditions.png").exists()
+
+
+def test_changing_one_condition_reruns_only_its_jobs(finished_run):
+    workdir, config = finished_run
+    unchanged = snakemake(workdir, config, "--dry-run")
+    assert "Nothing to be done" in unchanged.stdout + unchanged.stderr
+    data = yaml.safe_load(config.read_text())
+    data["conditions"]["slow_ltp"]["constants"]["tau_pl"] = "9 s"
+    changed = workdir / "changed.yaml"
+    changed.write_text(yaml.safe_dump(data))
+    result = snakemake(workdir, changed, "--dry-run")
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    conditions = set(re.findall(r"condition=([A-Za-z0-9_-]+)", out))
+    assert conditions == {"slow_ltp"}, out
+    rules = set(re.findall(r"rule (\w+):", out))
+    assert {"resolve_condition", "simulate", "distill", "compare_conditions"} <= rules

@@ -1,0 +1,41 @@
+# Stage 2: fit the macro model to each condition's readout; retention schedules RF(t, T).
+
+
+rule distill:
+    """Fit the saturating candidates, select by AIC, write RF(t, T) for T = 1..max_segments."""
+    input:
+        readout="results/simulation/{condition}/readout.csv",
+    output:
+        retention="results/retention/{condition}.json",
+        fit_plot="results/plots/{condition}/fit.png",
+        schedule_plot="results/plots/{condition}/schedules.png",
+    params:
+        python=PYTHON,
+        max_segments=config["retention"]["max_segments"],
+    log:
+        "logs/distill/{condition}.log",
+    conda:
+        "../../environment.yml"
+    shell:
+        "{params.python} -m distill fit --readout {input.readout} --condition {wildcards.condition} "
+        "--max-segments {params.max_segments} --out {output.retention} "
+        "--plot-dir results/plots/{wildcards.condition} > {log} 2>&1"
+
+
+rule compare_conditions:
+    """Fitted LTP curves and retention schedules of all conditions side by side."""
+    input:
+        retention=expand("results/retention/{condition}.json", condition=CONDITIONS),
+        readout=expand("results/simulation/{condition}/readout.csv", condition=CONDITIONS),
+    output:
+        "results/plots/conditions.png",
+    params:
+        python=PYTHON,
+        segments=config["retention"]["compare_segments"],
+    log:
+        "logs/compare_conditions.log",
+    conda:
+        "../../environment.yml"
+    shell:
+        "{params.python} -m distill compare --retention {input.retention} --readout {input.readout} "
+        "--T {params.segments} --out {output} > {log} 2>&1"
