@@ -28,6 +28,7 @@ the Cython target compiles each code object once and reuses it for all condition
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -88,17 +89,14 @@ def synapse_equations(kinds: dict[str, str]) -> str:
 
 # --- network ----------------------------------------------------------------------------------
 
-def _set_target(target: str, cache_dir: str, condition: str) -> None:
+def _set_target(target: str, cache_dir: str) -> None:
     import brian2
 
     brian2.device.reinit()
     brian2.device.activate()
     brian2.start_scope()
     if target == "cpp_standalone":
-        from pathlib import Path
-
-        directory = Path(cache_dir) / "standalone" / condition
-        brian2.set_device("cpp_standalone", directory=str(directory), build_on_run=False)
+        brian2.set_device("cpp_standalone", build_on_run=False)
     else:
         brian2.set_device("runtime")
         brian2.prefs.codegen.target = target
@@ -126,7 +124,7 @@ def build_network(params: dict[str, Any]) -> dict[str, Any]:
     n_cycles, rest_cycles = int(proto["n_cycles"]), int(proto["rest_cycles"])
     period_steps = int(round(float(period / dt)))
 
-    _set_target(params["target"], params["cache_dir"], condition)
+    _set_target(params["target"], params["cache_dir"])
     b2.seed(params["seed"])
     rng = np.random.default_rng(params["seed"])
     b2.defaultclock.dt = dt
@@ -212,7 +210,8 @@ def simulate(params: dict[str, Any], progress: bool = True) -> SimulationResult:
     start = time.perf_counter()
     if params["target"] == "cpp_standalone":
         net.run(duration, namespace={})
-        b2.device.build(run=True, compile=True, clean=False)
+        directory = Path(params["cache_dir"]) / "standalone" / condition
+        b2.device.build(directory=str(directory), run=True, compile=True, clean=False)
     else:
         net.run(duration, report=_progress_reporter(condition) if progress else None,
                 report_period=2 * b2.second, namespace={})

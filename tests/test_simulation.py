@@ -83,6 +83,19 @@ def test_numpy_and_cython_targets_agree(tmp_path):
     np.testing.assert_allclose(compiled.readout["p_l"], reference.readout["p_l"], rtol=1e-9)
 
 
+def test_cpp_standalone_agrees_and_builds_inside_the_cache(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    params = small_simulation_params(n_cycles=4)
+    reference = simulate(params, progress=False)
+    params.update(target="cpp_standalone", cache_dir=str(tmp_path / "cache"))
+    compiled = simulate(params, progress=False)
+    np.testing.assert_allclose(compiled.readout["p_l"], reference.readout["p_l"], rtol=1e-9)
+    assert (tmp_path / "cache" / "standalone" / "small" / "main").exists()
+    assert not (tmp_path / "output").exists()
+    again = simulate(small_simulation_params(n_cycles=4), progress=False)  # runtime again
+    np.testing.assert_array_equal(again.readout["p_l"], reference.readout["p_l"])
+
+
 def _diverging_params() -> dict:
     params = small_simulation_params()
     params["constants"]["coupling_strength"] = 50.0
