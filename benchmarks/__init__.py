@@ -1,0 +1,50 @@
+"""Benchmarks of the model stage (not tests): run as ``python -m benchmarks.bench_memory`` and
+``python -m benchmarks.bench_attention`` from the repository root. Shared output helpers."""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path("results") / "benchmarks"
+
+
+def _tmp_beside(path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    return tmp
+
+
+def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
+    """Write rows (dicts with the same keys) as CSV atomically: temporary file, then replace."""
+    tmp = _tmp_beside(path)
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+    return path
+
+
+def save_figure(fig: Any, path: Path) -> Path:
+    """Save a matplotlib figure atomically (PNG, 120 dpi)."""
+    tmp = _tmp_beside(path)
+    fig.savefig(tmp, dpi=120, format="png", bbox_inches="tight")
+    os.replace(tmp, path)
+    return path
+
+
+def print_table(rows: Sequence[dict[str, Any]]) -> None:
+    """Print rows as an aligned text table."""
+    keys = list(rows[0])
+    cells = [[f"{r[k]:.4g}" if isinstance(r[k], float) else str(r[k]) for k in keys]
+             for r in rows]
+    widths = [max(len(k), *(len(c[i]) for c in cells)) for i, k in enumerate(keys)]
+    print("  ".join(k.rjust(w) for k, w in zip(keys, widths, strict=True)))
+    for c in cells:
+        print("  ".join(v.rjust(w) for v, w in zip(c, widths, strict=True)))

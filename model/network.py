@@ -1,0 +1,122 @@
+"""The shared shell: embedding, blocks, memory recurrence, readout and head (spec §5, §6).
+
+Every preset is this one module with a different :class:`ModelConfig`. Its computation is
+split into the pieces that the training drivers (``model.drivers``, ``model.amrb``) need:
+
+    plan  = net.plan(tokens, mask)              # validate, compact, segment, RF table
+    state = net.initial_state(plan)             # (mem_1 [B', M, D], feat [B', F])
+    for t in range(plan.num_segments):
+        state = net.step(plan, t, state)        # one segment: memory and readout updated
+    logits = net.logits(plan, state)            # head on the readout features
+
+The state is all that crosses segments: memory (mem_t, compressed by RF) and the readout
+features of the sample's final segment (frozen once t passes T_b).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from model.blocks import Block, sinusoidal_positions
+from model.config import ModelConfig
+from model.heads import ClassifierHead, DualEncoderHead
+from model.recurrence import SegmentPlan, plan_segments
+from model.retention import RetentionSchedule, compress_memory, load_retention
+
+State = tuple[Tensor, Tensor]  # (memory [B', M, D], readout features [B', F])
+
+
+class SegmentClassifier(nn.Module):
+    """Segment-recurrent (or whole-sequence) classifier; ``forward`` is full BPTT."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config.validate()
+        d = config.d_model
+        self.retention: RetentionSchedule | None = None
+        if config.recurrent and config.rf_mode != "none":
+            self.retention = load_retention(config.retention)
+        self.embed = nn.Embedding(config.vocab_size, d)
+        self.drop = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
+        self.norm = nn.LayerNorm(d)
+        # Learned initial memory mem_1 (special optimiser group), [M, D].
+        self.memory_init = nn.Parameter(0.02 * torch.randn(config.mem_tokens, d))
+        self.feature_dim = 2 * d if config.readout == "both" else d
+        head = DualEncoderHead if config.dual_encoder else ClassifierHead
+        self.head = head(self.feature_dim, d, config.num_classes, config.dropout)
+        nn.init.normal_(self.embed.weight, std=0.02)
+
+    # --- pieces used by the drivers -------------------------------------------------------
+    def plan(self, tokens: Tensor, mask: Tensor | None = None) -> SegmentPlan:
+        """Validate and segment a batch (see ``model.recurrence``)."""
+        return plan_segments(self.config, self.retention, tokens, mask, self.embed.weight.dtype)
+
+    def initial_state(self, plan: SegmentPlan) -> State:
+        """(mem_1, feat_0): learned memory broadcast over the batch, zero features."""
+        rows = plan.tokens.shape[0]
+        mem = self.memory_init.unsqueeze(0).expand(rows, -1, -1)
+        feat = plan.rf.new_zeros(rows, self.feature_dim)
+        return mem, feat
+
+    def encode_segment(self, plan: SegmentPlan, t: int, mem: Tensor,
+                       last_rows: int | None = None) -> Tensor:
+        """Blocks over [mem_t ; segment t]: returns the residual stream [B', M + S, D]
+        (only its first ``last_rows`` rows from the last block if given)."""
+        tok, seg_mask = plan.tokens[:, t], plan.mask[:, t]  # [B', S]
+        x = self.embed(tok) + sinusoidal_positions(tok.shape[1], self.config.d_model,
+                                                   dtype=mem.dtype, device=tok.device)
+        h = torch.cat([mem, self.drop(x)], dim=1)  # [B', M + S, D]
+        key_mask = torch.cat([seg_mask.new_ones(mem.shape[:2]), seg_mask], dim=1)
+        if bool(key_mask.all()):
+            key_mask = None
+        for i, block in enumerate(self.blocks):
+            h = block(h, key_mask, last_rows if i == len(self.blocks) - 1 else None)
+        return h
+
+    def step(self, plan: SegmentPlan, t: int, state: State, memory_only: bool = False) -> State:
+        """Segment t: mem_{t+1} = RF-compressed memory output; features of final segments.
+
+        memory_only (AMRB's no-grad pass): skip the last block's token rows when nothing
+        needs them (readout 'memory', or no sample ends at t); same results otherwise.
+        """
+        mem, feat = state
+        m = mem.shape[1]
+        reads_tokens = self.config.readout != "memory"
+        ends_here = bool(plan.final[:, t].any())
+        rows_only = memory_only and m > 0 and (not reads_tokens or not ends_here)
+        h = self.encode_segment(plan, t, mem, m if rows_only else None)
+        active = plan.active[:, t, None, None]  # [B', 1, 1]
+        new_mem = compress_memory(self.config.rf_mode, h[:, :m], mem, plan.rf[:, t],
+                                  plan.rf_first)
+        new_mem = torch.where(active, new_mem, mem)  # inactive samples keep their memory
+        if not rows_only or not reads_tokens:
+            out = self.norm(h)
+            readout = self._readout(out[:, :m], out[:, m:], plan.mask[:, t])
+            feat = torch.where(plan.final[:, t, None], readout, feat)
+        return new_mem, feat
+
+    def logits(self, plan: SegmentPlan, state: State) -> Tensor:
+        """Head on the readout features: [B, C] (pairs combined for the dual encoder)."""
+        return self.head(state[1])
+
+    def _readout(self, mem: Tensor, tokens: Tensor, mask: Tensor) -> Tensor:
+        """Features [B', F]: mean of the memory outputs and/or mean of the real tokens."""
+        parts = []
+        if self.config.readout in ("memory", "both"):
+            parts.append(mem.mean(dim=1))
+        if self.config.readout in ("tokens", "both"):
+            w = mask.to(tokens.dtype).unsqueeze(-1)
+            parts.append((tokens * w).sum(dim=1) / w.sum(dim=1).clamp_min(1.0))
+        return torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]
+
+    # --- full BPTT forward ----------------------------------------------------------------
+    def forward(self, tokens: Tensor, mask: Tensor | None = None) -> Tensor:
+        """tokens: LongTensor [B, L] ([B, 2, L] for the dual encoder); mask: bool, same shape,
+        True = real token, or None. Returns logits [B, num_classes]."""
+        plan = self.plan(tokens, mask)
+        state = self.initial_state(plan)
+        for t in range(plan.num_segments):
+            state = self.step(plan, t, state)
+        return self.logits(plan, state)

@@ -1,0 +1,117 @@
+"""From a padded token batch to a plan of segments (spec §5), with per-sample T.
+
+Padding rule (project decision). A sample's result must depend only on its real tokens, in
+order. So the input is first *compacted*: tokens whose mask is False are dropped and the real
+ones moved to the front (a stable gather; any mask pattern works, not only right padding).
+Sample b then has n_b real tokens and
+
+    T_b = ceil(n_b / segment_len)    segments, the last one possibly partial,
+
+exactly as if it had been given alone without padding. The batch runs max_b T_b segments;
+for t >= T_b sample b is *inactive*: its memory passes unchanged and its readout is frozen,
+so fully padded segments change nothing, and RF(t, T_b) uses the sample's own T_b (which is
+why a retention file must hold every T_b of the batch). Columns that are padding for every
+sample are cut before segmenting. A sample with no real token is an error.
+
+For a non-recurrent model the whole compacted sequence is one segment (T = 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from model.config import ModelConfig
+from model.retention import RetentionSchedule
+
+
+@dataclass
+class SegmentPlan:
+    """Everything the segment steps need, computed once per batch.
+
+    B' = B * docs rows: the dual encoder stacks document 1 of every pair, then document 2.
+    """
+
+    tokens: Tensor  # [B', T, S] token ids (compacted, 0 at padding)
+    mask: Tensor  # [B', T, S] bool, True = real token
+    n_segments: Tensor  # [B'] T_b, int64
+    active: Tensor  # [B', T] bool, t < T_b
+    final: Tensor  # [B', T] bool, t == T_b - 1
+    rf: Tensor  # [B', T] RF(t, T_b) (model dtype; ones if no retention)
+    rf_first: Tensor  # [B'] RF(1, T_b)
+    docs: int  # 1, or 2 for the dual encoder
+
+    @property
+    def num_segments(self) -> int:
+        """T = max_b T_b, the number of segment steps the batch runs."""
+        return self.tokens.shape[1]
+
+
+def check_inputs(config: ModelConfig, tokens: object, mask: object) -> tuple[Tensor, Tensor]:
+    """Validate ``tokens`` / ``mask`` and return them flattened to [B', L] (ValueError if bad)."""
+    expected = "[B, 2, L]" if config.dual_encoder else "[B, L]"
+    if not isinstance(tokens, Tensor):
+        raise ValueError(f"tokens must be a torch.Tensor of shape {expected}, "
+                         f"got {type(tokens).__name__}")
+    if tokens.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8, torch.int8):
+        raise ValueError(f"tokens must have an integer dtype (torch.long), got {tokens.dtype}")
+    ndim = 3 if config.dual_encoder else 2
+    if tokens.ndim != ndim or (config.dual_encoder and tokens.shape[1] != 2):
+        raise ValueError(f"tokens must have shape {expected}, got {list(tokens.shape)}")
+    if tokens.numel() == 0:
+        raise ValueError(f"tokens is empty (shape {list(tokens.shape)})")
+    if mask is None:
+        mask = torch.ones_like(tokens, dtype=torch.bool)
+    elif not isinstance(mask, Tensor) or mask.dtype != torch.bool:
+        raise ValueError("mask must be a torch.bool tensor (True = real token) or None, got "
+                         f"{getattr(mask, 'dtype', type(mask).__name__)}")
+    elif mask.shape != tokens.shape:
+        raise ValueError(f"mask shape {list(mask.shape)} differs from tokens shape "
+                         f"{list(tokens.shape)}")
+    elif mask.device != tokens.device:
+        raise ValueError(f"mask is on {mask.device} but tokens are on {tokens.device}")
+    real = tokens[mask]
+    if real.numel() and (int(real.min()) < 0 or int(real.max()) >= config.vocab_size):
+        raise ValueError(f"token ids must lie in [0, {config.vocab_size}) (vocab_size); "
+                         f"got min {int(real.min())}, max {int(real.max())}")
+    if config.dual_encoder:  # [B, 2, L] -> [2B, L]: all first documents, then all second
+        tokens = tokens.transpose(0, 1).reshape(-1, tokens.shape[-1])
+        mask = mask.transpose(0, 1).reshape(-1, mask.shape[-1])
+    empty = (~mask.any(dim=-1)).nonzero().flatten().tolist()
+    if empty:
+        raise ValueError(f"rows {empty[:10]} of the input have no real token (mask all False)")
+    return tokens, mask
+
+
+def plan_segments(config: ModelConfig, retention: RetentionSchedule | None, tokens: Tensor,
+                  mask: Tensor | None, dtype: torch.dtype) -> SegmentPlan:
+    """Validate, compact and segment a batch; look up RF(t, T_b) for each sample."""
+    tokens, mask = check_inputs(config, tokens, mask)
+    # Compaction: stable sort puts real tokens first, in their original order.
+    order = torch.argsort((~mask).to(torch.int8), dim=-1, stable=True)
+    tokens = torch.gather(tokens.long(), -1, order)
+    lengths = mask.sum(dim=-1)  # n_b  [B']
+    n_max = int(lengths.max())
+    seg = config.segment_len if config.recurrent else n_max
+    n_segments = (lengths + seg - 1) // seg  # T_b  [B']
+    t_max = int(n_segments.max())
+    width = t_max * seg
+    idx = torch.arange(width, device=tokens.device)
+    mask = idx < lengths[:, None]  # [B', T*S]
+    if width <= tokens.shape[-1]:
+        tokens = tokens[:, :width]
+    else:
+        tokens = torch.nn.functional.pad(tokens, (0, width - tokens.shape[-1]))
+    tokens = tokens.masked_fill(~mask, 0)
+    steps = torch.arange(t_max, device=tokens.device)
+    active = steps[None, :] < n_segments[:, None]
+    final = steps[None, :] == (n_segments[:, None] - 1)
+    if retention is not None and config.recurrent and config.rf_mode != "none":
+        rf = retention.table(n_segments, t_max, dtype=dtype, device=tokens.device)
+    else:
+        rf = torch.ones(tokens.shape[0], t_max, dtype=dtype, device=tokens.device)
+    return SegmentPlan(tokens=tokens.view(-1, t_max, seg), mask=mask.view(-1, t_max, seg),
+                       n_segments=n_segments, active=active, final=final, rf=rf,
+                       rf_first=rf[:, 0], docs=2 if config.dual_encoder else 1)

@@ -1,0 +1,180 @@
+"""AMRB and checkpointing give exactly the gradients of full BPTT (float64, dropout > 0)."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from model import build_model
+from model.amrb import amrb_backward
+from model.drivers import backward, bptt_backward, checkpoint_backward, checkpointed_forward
+from model.retention import write_retention_json
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny tensors gain nothing from threads, and a busy shared CPU makes them very slow."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+SEG = 4
+VOCAB, CLASSES = 13, 3
+
+
+@pytest.fixture(scope="module")
+def retention(tmp_path_factory):
+    return str(write_retention_json(tmp_path_factory.mktemp("rf") / "rf.json", 16))
+
+
+def small(preset, retention, **kw):
+    torch.manual_seed(0)
+    args = dict(vocab_size=VOCAB, num_classes=CLASSES, d_model=16, n_layers=2, n_heads=2,
+                segment_len=SEG, num_mem_tokens=3, dropout=0.2, retention=retention)
+    return build_model(preset, **{**args, **kw}).double().train()
+
+
+def batch(n_segments, dual=False):
+    """Right- and arbitrarily padded batch: sample 0 spans n_segments, the others fewer."""
+    g = torch.Generator().manual_seed(n_segments)
+    length = n_segments * SEG
+    shape = (3, 2, length) if dual else (3, length)
+    tokens = torch.randint(0, VOCAB, shape, generator=g)
+    mask = torch.ones(shape, dtype=torch.bool)
+    mask[1, ..., max(1, length - SEG - 1):] = False  # one segment shorter (if any)
+    mask[2, ..., 1::3] = False  # holes: 2/3 of the tokens
+    labels = torch.tensor([0, 2, 1])
+    return tokens, mask, labels
+
+
+def bptt_grads(net, tokens, mask, labels, seed):
+    net.zero_grad(set_to_none=True)
+    torch.manual_seed(seed)
+    loss = F.cross_entropy(net(tokens, mask), labels)
+    loss.backward()
+    return float(loss.detach()), {n: p.grad.clone() for n, p in net.named_parameters()}
+
+
+def driver_grads(driver, net, tokens, mask, labels, seed):
+    net.zero_grad(set_to_none=True)
+    torch.manual_seed(seed)
+    loss = driver(net, tokens, labels, mask)
+    return loss, {n: p.grad.clone() for n, p in net.named_parameters()}
+
+
+def max_relative_difference(a, b):
+    """max over parameters of max|a - b| / max|b| (per parameter tensor)."""
+    worst = 0.0
+    for name in b:
+        scale = b[name].abs().max().item()
+        diff = (a[name] - b[name]).abs().max().item()
+        worst = max(worst, diff / scale if scale > 0 else diff)
+    return worst
+
+
+@pytest.mark.parametrize("preset", ["rmaat", "rmt", "rlt"])
+@pytest.mark.parametrize("n_segments", [1, 2, 8])
+@pytest.mark.parametrize("driver", [amrb_backward, checkpoint_backward],
+                         ids=["amrb", "checkpoint"])
+def test_driver_gradients_equal_bptt(preset, n_segments, driver, retention):
+    net = small(preset, retention)
+    tokens, mask, labels = batch(n_segments)
+    loss_ref, ref = bptt_grads(net, tokens, mask, labels, seed=123)
+    rng_ref = torch.get_rng_state()
+    loss, got = driver_grads(driver, net, tokens, mask, labels, seed=123)
+    assert torch.equal(torch.get_rng_state(), rng_ref)  # same RNG stream as one forward
+    assert loss == pytest.approx(loss_ref, rel=1e-12)
+    assert set(got) == set(ref)
+    assert max_relative_difference(got, ref) <= 1e-8
+    # the comparison is meaningful: gradients reach the memory and the first layer, and
+    # dropout is active (another seed gives other gradients)
+    assert ref["memory_init"].abs().max() > 0 and ref["embed.weight"].abs().max() > 0
+    _, other = bptt_grads(net, tokens, mask, labels, seed=321)
+    assert max_relative_difference(other, ref) > 1e-4
+
+
+def test_amrb_without_rng_replay_would_differ(retention, monkeypatch):
+    """Guard that the test above can fail: break the RNG restore and gradients change."""
+    import model.amrb as amrb
+
+    net = small("rmaat", retention)
+    tokens, mask, labels = batch(4)
+    _, ref = bptt_grads(net, tokens, mask, labels, seed=5)
+    monkeypatch.setattr(amrb, "_set_rng", lambda state, device: None)
+    _, got = driver_grads(amrb_backward, net, tokens, mask, labels, seed=5)
+    assert max_relative_difference(got, ref) > 1e-6
+
+
+def test_amrb_accumulates_like_backward(retention):
+    net = small("rmaat", retention, dropout=0.0)
+    tokens, mask, labels = batch(3)
+    _, once = driver_grads(amrb_backward, net, tokens, mask, labels, seed=1)
+    torch.manual_seed(1)
+    amrb_backward(net, tokens, labels, mask)  # second call on top of the first
+    for n, p in net.named_parameters():
+        assert torch.allclose(p.grad, 2 * once[n], rtol=1e-12, atol=0)
+
+
+def test_amrb_dual_encoder_and_learned_alpha(retention):
+    net = small("rmaat", retention, dual_encoder=True, learn_alpha=True, readout="both")
+    tokens, mask, labels = batch(5, dual=True)
+    _, ref = bptt_grads(net, tokens, mask, labels, seed=9)
+    _, got = driver_grads(amrb_backward, net, tokens, mask, labels, seed=9)
+    assert max_relative_difference(got, ref) <= 1e-8
+    assert ref["blocks.0.attn.alpha"].abs().max() > 0
+
+
+@pytest.mark.parametrize("rf_mode", ["gated", "none"])
+def test_amrb_other_rf_modes(rf_mode, retention):
+    net = small("rmaat", retention, rf_mode=rf_mode)
+    tokens, mask, labels = batch(6)
+    _, ref = bptt_grads(net, tokens, mask, labels, seed=2)
+    _, got = driver_grads(amrb_backward, net, tokens, mask, labels, seed=2)
+    assert max_relative_difference(got, ref) <= 1e-8
+
+
+def test_checkpointed_forward_equals_forward_and_dispatch(retention):
+    net = small("rmt", retention).eval()
+    tokens, mask, labels = batch(3)
+    assert torch.equal(checkpointed_forward(net, tokens, mask), net(tokens, mask))
+    net.zero_grad()
+    loss = backward(net, tokens, labels, mask)  # rmt: bptt by default
+    with torch.no_grad():
+        assert loss == pytest.approx(float(F.cross_entropy(net(tokens, mask), labels)))
+    with pytest.raises(ValueError, match="unknown driver 'adjoint'; allowed: bptt"):
+        backward(net, tokens, labels, mask, driver="adjoint")
+
+
+@pytest.mark.parametrize("readout", ["memory", "tokens", "both"])
+def test_memory_only_step_matches_full_step_and_rng(readout, retention):
+    """AMRB's no-grad pass skips the last block's token rows: same state, same RNG stream."""
+    net = small("rmaat", retention, readout=readout)
+    tokens, mask, labels = batch(4)
+    plan = net.plan(tokens, mask)
+    state = net.initial_state(plan)
+    with torch.no_grad():
+        for t in range(plan.num_segments):
+            torch.manual_seed(t)
+            full = net.step(plan, t, state)
+            rng_full = torch.get_rng_state()
+            torch.manual_seed(t)
+            fast = net.step(plan, t, state, memory_only=True)
+            assert torch.equal(torch.get_rng_state(), rng_full)
+            for a, b in zip(fast, full, strict=True):
+                assert torch.allclose(a, b, rtol=1e-12, atol=1e-14)
+            state = full
+    _, ref = bptt_grads(net, tokens, mask, labels, seed=4)
+    _, got = driver_grads(amrb_backward, net, tokens, mask, labels, seed=4)
+    assert max_relative_difference(got, ref) <= 1e-8
+
+
+@pytest.mark.parametrize("driver", [amrb_backward, checkpoint_backward, bptt_backward],
+                         ids=["amrb", "checkpoint", "bptt"])
+def test_drivers_work_under_no_grad(driver, retention):
+    net = small("rmaat", retention)
+    tokens, mask, labels = batch(3)
+    _, ref = driver_grads(driver, net, tokens, mask, labels, seed=8)
+    with torch.no_grad():
+        _, got = driver_grads(driver, net, tokens, mask, labels, seed=8)
+    assert max_relative_difference(got, ref) == 0.0

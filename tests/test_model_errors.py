@@ -1,0 +1,139 @@
+"""Bad inputs raise ValueError naming the problem; the optimiser groups are right."""
+
+import json
+
+import pytest
+import torch
+
+from model import build_model
+from model.amrb import amrb_backward
+from model.optim import param_groups
+from model.retention import load_retention, write_retention_json
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny tensors gain nothing from threads, and a busy shared CPU makes them very slow."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+ARGS = dict(vocab_size=10, num_classes=2, d_model=8, n_layers=1, n_heads=2, segment_len=4,
+            num_mem_tokens=2, dropout=0.0)
+
+
+@pytest.fixture()
+def rf_path(tmp_path):
+    return str(write_retention_json(tmp_path / "rf.json", 3))
+
+
+@pytest.fixture()
+def net(rf_path):
+    return build_model("rmaat", **ARGS, retention=rf_path)
+
+
+def test_unknown_preset_lists_allowed():
+    with pytest.raises(ValueError, match=r"unknown preset 'gpt'; allowed: transformer, "
+                                         r"linear_transformer, at, rmt, rlt, rmaat"):
+        build_model("gpt", **ARGS)
+
+
+@pytest.mark.parametrize("value", [0, -3])
+def test_segment_len_must_be_positive(value, rf_path):
+    with pytest.raises(ValueError, match=f"segment_len must be a positive integer, got {value}"):
+        build_model("rmaat", **{**ARGS, "segment_len": value}, retention=rf_path)
+
+
+def test_unknown_argument_and_bad_values(rf_path):
+    with pytest.raises(ValueError, match="unknown model argument.*n_layer"):
+        build_model("rmt", **ARGS, n_layer=3)
+    with pytest.raises(ValueError, match=r"d_model \(8\) must be divisible by n_heads \(3\)"):
+        build_model("rmt", **{**ARGS, "n_heads": 3})
+    with pytest.raises(ValueError, match="rf_mode must be one of scalar, none, gated"):
+        build_model("rmaat", **ARGS, retention=rf_path, rf_mode="learned")
+    with pytest.raises(ValueError, match="rf_mode='scalar' needs retention="):
+        build_model("rmaat", **ARGS)
+
+
+def test_retention_without_needed_t_says_which_and_how_to_regenerate(net):
+    tokens = torch.randint(0, 10, (1, 4 * 5))  # 5 segments, file has T = 1..3
+    with pytest.raises(ValueError, match=r"no schedule for T=5 segments; it holds T = 1-3; "
+                                         r"regenerate it with `snakemake --cores 8` or "
+                                         r"`python -m distill`"):
+        net(tokens)
+    net(tokens[:, :12])  # T = 3 is fine
+
+
+def test_missing_and_corrupt_retention_files(tmp_path):
+    with pytest.raises(ValueError, match="retention file .*nope.json does not exist"):
+        build_model("rmaat", **ARGS, retention=str(tmp_path / "nope.json"))
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match="is not valid JSON"):
+        load_retention(bad)
+    bad.write_text(json.dumps({"condition": "x"}))
+    with pytest.raises(ValueError, match="lacks a 'schedules' object"):
+        load_retention(bad)
+    cases = [({"2": [0.5]}, "expected a list of T=2 factors"),
+             ({"2": [0.7, 0.4]}, "sum to 1.1"),
+             ({"2": [0.4, 0.6]}, "non-increasing"),
+             ({"2": [1.5, -0.5]}, "finite and positive"),
+             ({"two": [1.0]}, "key must be the number of segments")]
+    for schedules, message in cases:
+        bad.write_text(json.dumps({"schedules": schedules}))
+        with pytest.raises(ValueError, match=message):
+            load_retention(bad)
+
+
+def test_bad_tokens_and_masks(net):
+    tokens = torch.randint(0, 10, (2, 8))
+    with pytest.raises(ValueError, match="tokens must have an integer dtype.*float32"):
+        net(tokens.float())
+    with pytest.raises(ValueError, match=r"tokens must have shape \[B, L\], got \[8\]"):
+        net(tokens[0])
+    with pytest.raises(ValueError, match="tokens must be a torch.Tensor"):
+        net(tokens.tolist())
+    with pytest.raises(ValueError, match="mask must be a torch.bool tensor.*torch.int64"):
+        net(tokens, torch.ones_like(tokens))
+    with pytest.raises(ValueError, match=r"mask shape \[2, 7\] differs from tokens shape"):
+        net(tokens, torch.ones(2, 7, dtype=torch.bool))
+    with pytest.raises(ValueError, match=r"token ids must lie in \[0, 10\).*max 10"):
+        net(tokens.clamp_max(9) + (tokens == 9).long())
+    mask = torch.ones(2, 8, dtype=torch.bool)
+    mask[1] = False
+    with pytest.raises(ValueError, match=r"rows \[1\] of the input have no real token"):
+        net(tokens, mask)
+
+
+def test_bad_labels(net):
+    tokens = torch.randint(0, 10, (2, 8))
+    with pytest.raises(ValueError, match=r"labels must have shape \[2\]"):
+        amrb_backward(net, tokens, torch.tensor([0, 1, 1]))
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\)"):
+        amrb_backward(net, tokens, torch.tensor([0, 2]))
+    with pytest.raises(ValueError, match="labels must be an integer"):
+        amrb_backward(net, tokens, torch.tensor([0.0, 1.0]))
+
+
+def test_dual_encoder_shape(rf_path):
+    net = build_model("rmaat", **ARGS, retention=rf_path, dual_encoder=True)
+    with pytest.raises(ValueError, match=r"tokens must have shape \[B, 2, L\], got \[2, 8\]"):
+        net(torch.randint(0, 10, (2, 8)))
+    assert net(torch.randint(0, 10, (3, 2, 8))).shape == (3, 2)
+
+
+def test_param_groups_special_parameters(net):
+    net = build_model("rmaat", **ARGS, retention=None, rf_mode="none", learn_alpha=True)
+    groups = {g["name"]: g for g in param_groups(net, lr=1e-3, weight_decay=0.1,
+                                                 special_lr=1e-4)}
+    special = {id(p) for p in groups["special"]["params"]}
+    named = dict(net.named_parameters())
+    assert special == {id(named[n]) for n in ("memory_init", "blocks.0.attn.alpha",
+                                              "blocks.0.attn.astro_decay")}
+    assert groups["special"]["lr"] == 1e-4 and groups["special"]["weight_decay"] == 0.0
+    assert groups["no_decay"]["weight_decay"] == 0.0 and groups["decay"]["weight_decay"] == 0.1
+    every = [id(p) for g in groups.values() for p in g["params"]]
+    assert sorted(every) == sorted(id(p) for p in net.parameters())  # each exactly once
+    torch.optim.AdamW(param_groups(net, 1e-3, 0.1))  # accepted by torch

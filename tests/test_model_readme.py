@@ -1,0 +1,43 @@
+"""The README's "Using the model from Python" code block runs (x-transformers style)."""
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny tensors gain nothing from threads, and a busy shared CPU makes them very slow."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+HEADING = "## Using the model from Python"
+
+
+def quickstart_code() -> str:
+    """First ```python block of README.md if it has the section, else of the quickstart doc."""
+    readme = ROOT / "README.md"
+    source = ROOT / "docs" / "model_quickstart.md"
+    if readme.is_file() and HEADING in readme.read_text(encoding="utf-8"):
+        source = readme
+    text = source.read_text(encoding="utf-8")
+    text = text[text.index(HEADING):]
+    match = re.search(r"```python\n(.*?)```", text, re.DOTALL)
+    assert match, f"no python code block after {HEADING!r} in {source}"
+    return match.group(1)
+
+
+def test_quickstart_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # the snippet writes results/retention/demo.json here
+    exec(compile(quickstart_code(), "quickstart", "exec"), {"__name__": "__quickstart__"})
+    out = capsys.readouterr().out
+    losses = [float(x) for x in re.findall(r"loss (\d+\.\d+)", out)]
+    assert len(losses) == 3 and all(0 < x < 5 for x in losses)
+    assert "torch.Size([8, 2])" in out
+    assert (tmp_path / "results" / "retention" / "demo.json").is_file()
