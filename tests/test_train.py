@@ -1,0 +1,152 @@
+"""Training runs: resume after a kill, data parallelism, NaN handling, plan, tables, report."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lra.listops_generator import ListOpsSettings, generate_listops_release
+from train.aggregate import write_tables
+from train.checkpoint import load_checkpoint
+from train.loop import TrainingDiverged, lr_factor, train_run
+from train.report import write_report
+from train.spec import RunSpec
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def listops_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("listops")
+    settings = ListOpsSettings(n_train=96, n_val=32, n_test=32, min_length=5, max_length=40,
+                               max_depth=3, max_args=3, seed=3)
+    generate_listops_release(root / "listops-1000", settings, progress=False)
+    return root
+
+
+def _retention(tmp: Path) -> str:
+    schedules = {str(t): list(np.full(t, 1.0 / t)) for t in range(1, 9)}
+    path = tmp / "rf.json"
+    path.write_text(json.dumps({"condition": "uniform", "schedules": schedules,
+                                "tau_cycle_s": 1.0, "macro_model": {}, "candidates": []}))
+    return str(path)
+
+
+def _spec(root: Path, tmp: Path, **kw) -> RunSpec:
+    model = {"d_model": 16, "n_layers": 1, "n_heads": 2, "segment_len": 16,
+             "num_mem_tokens": 2, "dropout": 0.1, "retention": _retention(tmp)}
+    model.update(kw.pop("model", {}))
+    base = dict(task="listops", preset="rmaat", seed=1, data_root=str(root),
+                cache_dir=str(root / ".cache"), seq_len=48, model=model, epochs=2,
+                batch_size=16, eval_batch_size=32, lr=3e-3, special_lr=1e-3,
+                checkpoint_every=2, device="cpu")
+    base.update(kw)
+    return RunSpec(**base).validate()
+
+
+def _weights(path: Path) -> dict[str, torch.Tensor]:
+    return load_checkpoint(path)["model"]
+
+
+def test_lr_schedule_warms_up_then_decays_to_zero():
+    f = [lr_factor(s, 100, 10) for s in range(100)]
+    assert f[0] == pytest.approx(0.1) and f[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(f[9:], f[10:], strict=False))
+    assert lr_factor(100, 100, 10) == pytest.approx(0.0)
+
+
+def test_killed_run_resumes_to_the_same_result(listops_root, tmp_path):
+    spec = _spec(listops_root, tmp_path)
+    full = train_run(spec, tmp_path / "full", progress=False)
+    assert full["test_acc"] >= 0 and len(full["epochs"]) == 2
+    # killed after 3 steps (last checkpoint at step 2), then after 4 more (mid epoch 2)
+    assert train_run(spec, tmp_path / "resumed", progress=False, stop_after_steps=3) == {}
+    assert load_checkpoint(tmp_path / "resumed" / "last.pt")["state"]["step"] == 2
+    assert train_run(spec, tmp_path / "resumed", progress=False, stop_after_steps=4) == {}
+    resumed = train_run(spec, tmp_path / "resumed", progress=False)
+    for key in ("test_acc", "test_loss", "best_val_acc", "best_epoch"):
+        assert resumed[key] == full[key], key
+    assert [e["train_loss"] for e in resumed["epochs"]] == [e["train_loss"] for e in full["epochs"]]
+    a, b = _weights(tmp_path / "full" / "best.pt"), _weights(tmp_path / "resumed" / "best.pt")
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=0, atol=0)
+
+
+def test_checkpoint_of_other_settings_is_refused(listops_root, tmp_path):
+    train_run(_spec(listops_root, tmp_path, epochs=1), tmp_path / "run", progress=False)
+    with pytest.raises(ValueError, match="belongs to other settings"):
+        train_run(_spec(listops_root, tmp_path, epochs=1, lr=1e-2), tmp_path / "run",
+                  progress=False)
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(listops_root, tmp_path):
+    spec = _spec(listops_root, tmp_path, epochs=1, lr=1e30, special_lr=1e30, grad_clip=0.0,
+                 checkpoint_every=1)
+    with pytest.raises(TrainingDiverged, match="last good checkpoint"):
+        train_run(spec, tmp_path / "nan", progress=False)
+    ckpt = load_checkpoint(tmp_path / "nan" / "last.pt")
+    assert ckpt is not None
+    assert all(torch.isfinite(v).all() for v in ckpt["model"].values() if v.is_floating_point())
+    assert not (tmp_path / "nan" / "metrics.json").exists()
+
+
+def test_two_processes_match_one_process(listops_root, tmp_path):
+    spec = _spec(listops_root, tmp_path, epochs=1, model={"dropout": 0.0}, checkpoint_every=0)
+    (tmp_path / "spec.json").write_text(json.dumps(spec.to_dict()))
+    single = train_run(spec, tmp_path / "one", progress=False)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+           "--master_port=29517", "-m", "train", "run", "--spec", str(tmp_path / "spec.json"),
+           "--out-dir", str(tmp_path / "two"), "--no-progress"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    double = json.loads((tmp_path / "two" / "metrics.json").read_text())
+    assert double["processes"] == 2
+    assert double["epochs"][0]["train_loss"] == pytest.approx(single["epochs"][0]["train_loss"],
+                                                              rel=1e-5)
+    a, b = _weights(tmp_path / "one" / "best.pt"), _weights(tmp_path / "two" / "best.pt")
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=1e-4, atol=1e-5)
+
+
+def test_tables_and_report(listops_root, tmp_path):
+    paths = []
+    for preset in ("transformer", "rmaat"):
+        for seed in (1, 2):
+            out = tmp_path / "results" / "runs" / "listops" / preset / f"seed{seed}"
+            train_run(_spec(listops_root, tmp_path, preset=preset, seed=seed, epochs=1,
+                            model={"segment_len": 48} if preset == "transformer" else {}),
+                      out, progress=False)
+            paths.append(out / "metrics.json")
+    files = write_tables(paths, tmp_path / "results" / "tables", {"image": "no data"})
+    import pandas as pd
+
+    acc = pd.read_csv(files["accuracy"])
+    assert set(acc["variant"]) == {"transformer", "rmaat"} and set(acc["seeds"]) == {2}
+    runs = pd.read_csv(files["runs"])
+    mean = runs[runs.variant == "rmaat"]["test_acc"].mean()
+    assert acc.set_index("variant").loc["rmaat", "test_acc_mean"] == pytest.approx(mean)
+    md = files["accuracy_md"].read_text()
+    assert "majority class" in md and "image: skipped, no data" in md
+    report = write_report(tmp_path / "results", tmp_path / "report.html").read_text()
+    assert "ListOps" in report and "official LRA, full scale, GPU" in report
+    assert "data:image/png;base64," in report  # training curves embedded
+
+
+def test_spec_errors(tmp_path):
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['lrr'\]"):
+        RunSpec.from_dict({"task": "listops", "preset": "rmaat", "lrr": 1})
+    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+        RunSpec(task="listops", preset="rmaat", epochs=0).validate()
+    with pytest.raises(FileNotFoundError):
+        RunSpec.load(tmp_path / "none.json")
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        RunSpec.load(tmp_path / "bad.json")

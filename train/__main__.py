@@ -1,0 +1,66 @@
+"""Command line of the training stage.
+
+    python -m train run --spec results/runs/listops/rmaat/seed0/spec.json \
+        --out-dir results/runs/listops/rmaat/seed0
+    torchrun --nproc_per_node=2 -m train run --spec ... --out-dir ...   # data parallel
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from train.spec import RunSpec
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code (2 for bad input, 1 for a diverged run)."""
+    parser = argparse.ArgumentParser(prog="python -m train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="train and evaluate one run (resumes from last.pt)")
+    p.add_argument("--spec", required=True, help="run spec JSON (see train/spec.py)")
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p = sub.add_parser("aggregate", help="tables from the runs' metrics.json files")
+    p.add_argument("--metrics", nargs="+", required=True)
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--skipped", default="{}", help="JSON {task: reason} of skipped tasks")
+    p = sub.add_parser("report", help="self-contained HTML report of a results folder")
+    p.add_argument("--results", default="results")
+    p.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "run":
+            import torch
+
+            from train.loop import TrainingDiverged, train_run
+
+            if args.threads:
+                torch.set_num_threads(args.threads)
+            try:
+                train_run(RunSpec.load(args.spec), args.out_dir, progress=not args.no_progress)
+            except TrainingDiverged as err:
+                print(f"error: {err}", file=sys.stderr)
+                return 1
+        elif args.command == "aggregate":
+            import json
+
+            from train.aggregate import write_tables
+
+            files = write_tables(args.metrics, args.out_dir, json.loads(args.skipped))
+            print(files["accuracy_md"].read_text())
+        else:
+            from train.report import write_report
+
+            write_report(args.results, args.out)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

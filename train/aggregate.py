@@ -1,0 +1,78 @@
+"""Collect the runs' metrics into tables: per run, and accuracy mean ± std over seeds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+RUN_COLUMNS = ["task", "task_title", "lra", "variant", "preset", "seed", "driver", "test_acc",
+               "best_val_acc", "majority_acc", "best_epoch", "n_train", "n_test",
+               "peak_memory_mb", "memory_measure", "tokens_per_s", "train_wall_s", "device",
+               "parameters", "data_note"]
+
+
+def read_metrics(paths: list[str | Path]) -> pd.DataFrame:
+    """One row per run from metrics.json files (clear error for a missing/corrupt file)."""
+    rows = []
+    for path in paths:
+        path = Path(path)
+        try:
+            metrics = json.loads(path.read_text())
+        except FileNotFoundError as err:
+            raise FileNotFoundError(f"{path} is missing; run its training job first") from err
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path} is not valid JSON ({err}); rerun its training job") from err
+        rows.append({k: metrics.get(k) for k in RUN_COLUMNS})
+    return pd.DataFrame(rows, columns=RUN_COLUMNS)
+
+
+def accuracy_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Test accuracy per (task, variant): mean, std (ddof 1; 0 for one seed), seeds."""
+    grouped = runs.groupby(["task", "task_title", "variant"], sort=False)
+    table = grouped["test_acc"].agg(["mean", "std", "count"]).reset_index()
+    table["std"] = table["std"].fillna(0.0)
+    table = table.rename(columns={"mean": "test_acc_mean", "std": "test_acc_std",
+                                  "count": "seeds"})
+    extra = grouped[["majority_acc", "data_note"]].first().reset_index(drop=True)
+    return pd.concat([table, extra], axis=1)
+
+
+def accuracy_markdown(table: pd.DataFrame, skipped: dict[str, str]) -> str:
+    """Tasks as rows, variants as columns, cells "mean ± std" in %."""
+    cells = table.assign(cell=[f"{100 * m:.1f} ± {100 * s:.1f}"
+                               for m, s in zip(table["test_acc_mean"], table["test_acc_std"],
+                                               strict=True)])
+    pivot = cells.pivot(index="task_title", columns="variant", values="cell").fillna("—")
+    majority = table.groupby("task_title")["majority_acc"].first()
+    pivot.insert(0, "majority class", [f"{100 * majority[t]:.1f}" for t in pivot.index])
+    lines = ["| task | " + " | ".join(pivot.columns) + " |",
+             "|---" * (len(pivot.columns) + 1) + "|"]
+    for task, row in pivot.iterrows():
+        lines.append(f"| {task} | " + " | ".join(str(v) for v in row.values) + " |")
+    notes = table.groupby("task_title")["data_note"].first()
+    lines.append("")
+    lines += [f"- {task}: {note}" for task, note in notes.items()]
+    lines += [f"- {task}: skipped, {why}" for task, why in skipped.items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_tables(metric_paths: list[str | Path], out_dir: str | Path,
+                 skipped: dict[str, str]) -> dict[str, Path]:
+    """Write runs.csv, accuracy.csv and accuracy.md into ``out_dir`` (atomically)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    runs = read_metrics(metric_paths)
+    table = accuracy_table(runs)
+    files = {"runs": out / "runs.csv", "accuracy": out / "accuracy.csv",
+             "accuracy_md": out / "accuracy.md"}
+    for key, writer in (("runs", lambda p: runs.to_csv(p, index=False)),
+                        ("accuracy", lambda p: table.to_csv(p, index=False)),
+                        ("accuracy_md", lambda p: Path(p).write_text(
+                            accuracy_markdown(table, skipped)))):
+        tmp = files[key].with_name(f".{files[key].name}.tmp")
+        writer(tmp)
+        tmp.replace(files[key])
+    (out / "skipped.json").write_text(json.dumps(skipped, indent=2))
+    return files

@@ -1,0 +1,300 @@
+"""One training run: train, validate every epoch, keep the best checkpoint, test.
+
+Files in the run's output folder:
+
+- ``last.pt``: resume point (model, optimiser, schedule, RNG, position in the epoch),
+  rewritten atomically every ``checkpoint_every`` steps and at every epoch end;
+- ``best.pt``: model weights of the epoch with the best validation accuracy;
+- ``metrics.json``: settings, per-epoch metrics, the final test result (written last).
+
+A run restarted after being killed at any point continues from ``last.pt`` and reaches
+the same final metrics as an uninterrupted run: batches are a function of (seed, epoch),
+and the RNG state is part of the checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from lra.dataset import LRACollate
+from lra.tasks import get_task
+from model import build_model
+from model.drivers import backward
+from model.optim import param_groups
+from train.checkpoint import load_checkpoint, save_checkpoint
+from train.data import epoch_batches, make_batch, run_datasets
+from train.distributed import (
+    DistInfo,
+    average_gradients,
+    barrier,
+    init_distributed,
+    mean_over_processes,
+    shutdown,
+)
+from train.spec import RunSpec
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto``: CUDA when available, else CPU."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("run spec asks for device 'cuda' but no CUDA device is available")
+    return torch.device(name)
+
+
+def lr_factor(step: int, total: int, warmup: int) -> float:
+    """Linear warm-up over ``warmup`` steps, then cosine decay to 0 at ``total``."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def build_run_model(spec: RunSpec, device: torch.device) -> torch.nn.Module:
+    """The preset's model for the run's task (seeded: identical on every process)."""
+    task = get_task(spec.task)
+    torch.manual_seed(spec.seed)
+    overrides = dict(spec.model)
+    if task.paired:
+        overrides["dual_encoder"] = True
+    net = build_model(spec.preset, vocab_size=task.vocab_size, num_classes=task.num_classes,
+                      **overrides)
+    return net.to(device)
+
+
+@torch.no_grad()
+def evaluate(net: torch.nn.Module, dataset, spec: RunSpec, device: torch.device,
+             autocast: bool) -> dict[str, float]:
+    """Accuracy and mean cross-entropy over a whole split (in order)."""
+    net.eval()
+    collate = LRACollate(trim_to_batch=spec.bucket, multiple_of=8)
+    correct, loss_sum, n = 0, 0.0, 0
+    for start in range(0, len(dataset), spec.eval_batch_size):
+        idx = list(range(start, min(start + spec.eval_batch_size, len(dataset))))
+        batch = make_batch(dataset, idx, collate, device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+            logits = net(batch["tokens"], batch["mask"]).float()
+        loss_sum += float(F.cross_entropy(logits, batch["label"], reduction="sum"))
+        correct += int((logits.argmax(-1) == batch["label"]).sum())
+        n += len(idx)
+    net.train()
+    return {"acc": correct / max(n, 1), "loss": loss_sum / max(n, 1), "n": n}
+
+
+def _peak_memory_mb(device: torch.device) -> tuple[float, str]:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20, "CUDA max_memory_allocated"
+    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss_kb / 1024, "process peak RSS (ru_maxrss; includes data and Python)"
+
+
+def train_run(spec: RunSpec, out_dir: str | Path, progress: bool = True,
+              stop_after_steps: int | None = None) -> dict[str, Any]:
+    """Train and evaluate one run; returns the metrics also written to ``metrics.json``.
+
+    ``stop_after_steps`` abandons the run after that many optimiser steps of this call,
+    writing nothing more (tests use it to simulate a kill); it returns ``{}``.
+    Raises :class:`TrainingDiverged` on a non-finite loss (``last.pt`` is left as it was).
+    """
+    spec.validate()
+    out = Path(out_dir)
+    device = pick_device(spec.device)
+    info = init_distributed(device.type)
+    if device.type == "cuda":
+        device = torch.device("cuda", info.local_rank)
+        torch.cuda.set_device(device)
+    if spec.batch_size % info.world:
+        raise ValueError(f"batch_size {spec.batch_size} is not divisible by the "
+                         f"{info.world} processes")
+    try:
+        return _train(spec, out, device, info, progress, stop_after_steps)
+    finally:
+        shutdown(info)
+
+
+def _train(spec: RunSpec, out: Path, device: torch.device, info: DistInfo, progress: bool,
+           stop_after_steps: int | None) -> dict[str, Any]:
+    autocast = device.type == "cuda"
+    data = run_datasets(spec)
+    train_set = data["train"]
+    net = build_run_model(spec, device)
+    if spec.compile:
+        net.compile()
+    opt = torch.optim.AdamW(param_groups(net, lr=spec.lr, weight_decay=spec.weight_decay,
+                                         special_lr=spec.special_lr))
+    steps_per_epoch = len(epoch_batches(train_set, spec.batch_size, spec.seed, 0, spec.bucket))
+    if steps_per_epoch == 0:
+        raise ValueError(f"{spec.run_id}: {len(train_set)} training examples do not fill one "
+                         f"batch of {spec.batch_size}")
+    total = spec.epochs * steps_per_epoch
+    warmup = max(1, int(spec.warmup_frac * total))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, warmup))
+    collate = LRACollate(trim_to_batch=spec.bucket, multiple_of=8)
+
+    state = {"epoch": 0, "batch": 0, "step": 0, "history": [], "best_val": -1.0,
+             "best_epoch": -1, "epoch_stats": _new_stats(), "wall_s": 0.0}
+    ckpt = load_checkpoint(out / "last.pt")
+    if ckpt is not None:
+        if ckpt["config_hash"] != spec.config_hash():
+            raise ValueError(f"{out / 'last.pt'} belongs to other settings "
+                             f"(config hash {ckpt['config_hash']} != {spec.config_hash()}); "
+                             f"delete it or use another output folder")
+        net.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        sched.load_state_dict(ckpt["scheduler"])
+        state = ckpt["state"]
+        torch.set_rng_state(ckpt["rng"][info.rank])
+        if device.type == "cuda" and ckpt.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(ckpt["cuda_rng"][info.rank], device)
+    else:
+        torch.manual_seed(spec.seed * 1000 + 17 + info.rank)  # dropout stream of this process
+
+    def checkpoint() -> None:
+        rng = _gather_rng(info)
+        if info.main:
+            save_checkpoint(out / "last.pt", {
+                "config_hash": spec.config_hash(), "model": net.state_dict(),
+                "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                "state": state, "rng": rng,
+                "cuda_rng": _gather_rng(info, cuda=True) if device.type == "cuda" else None,
+            })
+        barrier(info)
+
+    steps_this_call = 0
+    net.train()
+    while state["epoch"] < spec.epochs:
+        epoch = state["epoch"]
+        batches = epoch_batches(train_set, spec.batch_size, spec.seed, epoch, spec.bucket)
+        bar = tqdm(total=len(batches), initial=state["batch"], disable=not (progress and info.main),
+                   desc=f"{spec.run_id} epoch {epoch + 1}/{spec.epochs}", mininterval=2.0)
+        stats = state["epoch_stats"]
+        while state["batch"] < len(batches):
+            start = time.perf_counter()
+            local = batches[state["batch"]][info.rank::info.world]
+            batch = make_batch(train_set, local, collate, device)
+            opt.zero_grad(set_to_none=True)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+                loss = backward(net, batch["tokens"], batch["label"], batch["mask"])
+            loss = mean_over_processes(loss, info, device)
+            if not math.isfinite(loss):
+                raise TrainingDiverged(
+                    f"{spec.run_id}: loss is {loss} at epoch {epoch + 1}, step {state['step']}; "
+                    f"the last good checkpoint {out / 'last.pt'} is kept. Lower the learning "
+                    f"rate (lr={spec.lr}) or enable gradient clipping.")
+            average_gradients(net, info)
+            if spec.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(net.parameters(), spec.grad_clip)
+            opt.step()
+            sched.step()
+            elapsed = time.perf_counter() - start
+            tokens = mean_over_processes(float(batch["mask"].sum()), info, device) * info.world
+            stats["loss_sum"] += loss * len(batches[state["batch"]])
+            stats["n"] += len(batches[state["batch"]])
+            stats["tokens"] += tokens
+            stats["time_s"] += elapsed
+            state["batch"] += 1
+            state["step"] += 1
+            state["wall_s"] += elapsed
+            steps_this_call += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{stats['loss_sum'] / stats['n']:.4f}",
+                            tok_s=f"{stats['tokens'] / max(stats['time_s'], 1e-9):.0f}")
+            if spec.checkpoint_every and state["step"] % spec.checkpoint_every == 0:
+                checkpoint()
+            if stop_after_steps is not None and steps_this_call >= stop_after_steps:
+                bar.close()  # simulated kill: no checkpoint beyond the last periodic one
+                return {}
+        bar.close()
+        val = evaluate(net, data["val"], spec, device, autocast) if info.main else {}
+        record = {"epoch": epoch + 1, "train_loss": stats["loss_sum"] / max(stats["n"], 1),
+                  "tokens_per_s": stats["tokens"] / max(stats["time_s"], 1e-9),
+                  "train_time_s": stats["time_s"], "lr": sched.get_last_lr()[0]}
+        if info.main:
+            record.update(val_acc=val["acc"], val_loss=val["loss"])
+            if val["acc"] > state["best_val"]:
+                state["best_val"], state["best_epoch"] = val["acc"], epoch + 1
+                save_checkpoint(out / "best.pt", {"config_hash": spec.config_hash(),
+                                                  "model": net.state_dict(), "epoch": epoch + 1})
+            print(f"{spec.run_id} epoch {epoch + 1}: train loss {record['train_loss']:.4f}, "
+                  f"val acc {val['acc']:.4f}, {record['tokens_per_s']:.0f} tokens/s", flush=True)
+        state["history"].append(record)
+        state["epoch"] += 1
+        state["batch"] = 0
+        state["epoch_stats"] = _new_stats()
+        checkpoint()
+
+    metrics: dict[str, Any] = {}
+    if info.main:
+        best = load_checkpoint(out / "best.pt")
+        net.load_state_dict(best["model"])
+        test = evaluate(net, data["test"], spec, device, autocast)
+        peak, how = _peak_memory_mb(device)
+        task = get_task(spec.task)
+        metrics = {
+            "run_id": spec.run_id, "task": spec.task, "task_title": task.display_name,
+            "lra": task.lra, "preset": spec.preset, "variant": spec.variant or spec.preset,
+            "seed": spec.seed, "config_hash": spec.config_hash(), "spec": spec.to_dict(),
+            "device": _device_name(device), "processes": info.world,
+            "parameters": sum(p.numel() for p in net.parameters()),
+            "driver": spec.model.get("driver", net.config.driver),
+            "n_train": len(train_set), "n_val": len(data["val"]), "n_test": len(data["test"]),
+            "epochs": state["history"], "best_epoch": state["best_epoch"],
+            "best_val_acc": state["best_val"], "test_acc": test["acc"], "test_loss": test["loss"],
+            "majority_acc": _majority_accuracy(data["test"]),
+            "peak_memory_mb": peak, "memory_measure": how,
+            "tokens_per_s": sum(r["tokens_per_s"] for r in state["history"]) / len(
+                state["history"]),
+            "train_wall_s": state["wall_s"], "data_note": spec.data_note,
+        }
+        text = json.dumps(metrics, indent=2)
+        tmp = out / ".metrics.json.tmp"
+        tmp.write_text(text)
+        tmp.replace(out / "metrics.json")
+    barrier(info)
+    return metrics
+
+
+def _majority_accuracy(dataset) -> float:
+    """Accuracy of always predicting the most frequent test label (the trivial baseline)."""
+    from train.data import labels_of
+
+    labels = labels_of(dataset)
+    return float(np.bincount(labels).max() / max(len(labels), 1))
+
+
+def _new_stats() -> dict[str, float]:
+    return {"loss_sum": 0.0, "n": 0, "tokens": 0.0, "time_s": 0.0}
+
+
+def _gather_rng(info: DistInfo, cuda: bool = False) -> list[torch.Tensor]:
+    """RNG state of every process (index = rank), gathered to all."""
+    state = torch.cuda.get_rng_state() if cuda else torch.get_rng_state()
+    if info.world == 1:
+        return [state]
+    import torch.distributed as dist
+
+    states: list[Any] = [None] * info.world
+    dist.all_gather_object(states, state)
+    return states
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"

@@ -1,0 +1,156 @@
+"""Expand the ``experiment`` section of the config into data jobs and run specs.
+
+The Snakemake rules call these functions; they hold the logic so that it is tested
+without Snakemake. Nothing here imports ``simulation`` or ``distill``: the config is a
+plain dict, already validated against the schema.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+from lra.errors import missing_data_error
+from lra.tasks import get_task
+from train.spec import RunSpec
+
+RECURRENT = ("rmt", "rlt", "rmaat")
+PARAM_KEYS = ("threads", "gpus", "runtime_min", "mem_mb")  # scheduling, not RunSpec fields
+GENERATED_TASKS = ("listops", "pathfinder")
+
+
+class ExperimentError(ValueError):
+    """The experiment section is inconsistent (names the key and what to do)."""
+
+
+def experiment(config: dict[str, Any]) -> dict[str, Any] | None:
+    """The experiment section, or None when the config has none."""
+    return config.get("experiment")
+
+
+def variants(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every trained model: the plain presets (name = preset) and the named variants."""
+    exp = experiment(config) or {}
+    out = {name: {"preset": name} for name in exp.get("presets", [])}
+    for name, spec in (exp.get("variants") or {}).items():
+        if name in out:
+            raise ExperimentError(f"experiment.variants.{name}: the name is already a preset "
+                                  f"in experiment.presets; choose another name")
+        out[name] = spec
+    return out
+
+
+def available_tasks(config: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+    """(tasks that will run, {skipped task: reason}) — optional tasks without data are skipped.
+
+    A non-optional ``files`` task whose root is missing raises the loader's error, which
+    names the expected layout and where to get the data.
+    """
+    exp = experiment(config) or {}
+    run, skipped = [], {}
+    for task, spec in exp.get("tasks", {}).items():
+        get_task(task)
+        if spec["source"] == "generate" and task not in GENERATED_TASKS:
+            raise ExperimentError(
+                f"experiment.tasks.{task}.source: only {', '.join(GENERATED_TASKS)} can be "
+                f"generated; use source: files with the official data for {task}")
+        if spec["source"] == "files" and not Path(spec["root"]).exists():
+            if spec.get("optional", False):
+                skipped[task] = f"data folder {spec['root']} not found (optional task skipped)"
+                continue
+            raise missing_data_error(task, spec["root"])
+        run.append(task)
+    return run, skipped
+
+
+def run_names(config: dict[str, Any]) -> list[tuple[str, str, int]]:
+    """(task, variant, seed) of every training run."""
+    exp = experiment(config)
+    if not exp:
+        return []
+    tasks, _ = available_tasks(config)
+    out = []
+    for name, var in variants(config).items():
+        for task in tasks:
+            if var.get("tasks") and task not in var["tasks"]:
+                continue
+            for seed in exp.get("seeds", [0]):
+                out.append((task, name, seed))
+    return out
+
+
+def run_spec(config: dict[str, Any], task: str, variant: str, seed: int) -> RunSpec:
+    """The RunSpec of one run: experiment.model / training, then the task, then the variant."""
+    exp = experiment(config)
+    var = variants(config)[variant]
+    task_cfg = exp["tasks"][task]
+    model = dict(exp.get("model") or {})
+    if "segment_len" in task_cfg:
+        model["segment_len"] = task_cfg["segment_len"]
+    model.update(task_cfg.get("model") or {})
+    model.update(var.get("model") or {})
+    if var["preset"] in RECURRENT and model.get("rf_mode", "scalar") != "none":
+        model["retention"] = f"results/retention/{exp.get('retention_condition', 'baseline')}.json"
+    training = dict(exp.get("training") or {})
+    training.update(task_cfg.get("training") or {})
+    training.update(var.get("training") or {})
+    for key in PARAM_KEYS:
+        training.pop(key, None)
+    spec = RunSpec(
+        task=task, preset=var["preset"], seed=seed,
+        variant=variant if variant != var["preset"] else "",
+        data_root=task_cfg["root"], cache_dir=str(Path(task_cfg["root"]) / ".cache"),
+        level=task_cfg.get("level", "hard"), seq_len=task_cfg.get("seq_len"),
+        max_train=task_cfg.get("max_train"), max_eval=task_cfg.get("max_eval"),
+        model=model, data_note=task_cfg.get("data_note", _default_note(task, task_cfg)),
+        **training,
+    )
+    return spec.validate()
+
+
+def job_resources(config: dict[str, Any], task: str, variant: str) -> dict[str, int]:
+    """threads / gpus / runtime_min / mem_mb of a training job (for Snakemake resources)."""
+    exp = experiment(config) or {}
+    training = dict(exp.get("training") or {})
+    training.update(exp["tasks"][task].get("training") or {})
+    training.update(variants(config)[variant].get("training") or {})
+    return {"threads": training.get("threads", 1), "gpus": training.get("gpus", 0),
+            "runtime_min": training.get("runtime_min", 60), "mem_mb": training.get("mem_mb", 4000)}
+
+
+def _default_note(task: str, cfg: dict[str, Any]) -> str:
+    if cfg["source"] == "generate":
+        gen = cfg.get("generate", {})
+        if task == "listops":
+            return (f"generated ListOps (official algorithm), {gen.get('train')} train examples, "
+                    f"lengths {gen.get('min_len')}-{gen.get('max_len')} (LRA: 96k, 500-2000)")
+        return (f"generated Pathfinder-32 ({cfg.get('level', 'hard')}), {gen.get('n')} images "
+                f"(LRA: 200k, hard)")
+    if not get_task(task).lra:
+        return "real data, not LRA"
+    return "official LRA files"
+
+
+def prepare_commands(config: dict[str, Any], task: str, python: str, seed: int) -> list[str]:
+    """Shell commands that make a task's data ready: generate (if configured), preprocess."""
+    cfg = experiment(config)["tasks"][task]
+    root = cfg["root"]
+    q = shlex.quote
+    cmds = []
+    if cfg["source"] == "generate":
+        gen = cfg.get("generate", {})
+        if task == "listops":
+            opts = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in gen.items()
+                            if k in ("train", "val", "test", "min_len", "max_len", "max_depth",
+                                     "max_args"))
+            cmds.append(f"{python} -m lra generate listops --out {q(root + '/listops-1000')} "
+                        f"{opts} --seed {seed}")
+        else:
+            cmds.append(f"{python} -m lra generate pathfinder --quiet "
+                        f"--out {q(root + '/pathfinder32')} --resolution 32 "
+                        f"--level {cfg.get('level', 'hard')} --n {gen.get('n', 1000)} "
+                        f"--workers {gen.get('workers', 2)} --seed {seed}")
+    cmds.append(f"{python} -m lra preprocess {task} --quiet --root {q(root)} "
+                f"--level {cfg.get('level', 'hard')} --cache {q(root + '/.cache')}")
+    return cmds
