@@ -26,6 +26,9 @@ PYTHON = shlex.quote(sys.executable)
 include: "workflow/rules/common.smk"
 include: "workflow/rules/simulation.smk"
 include: "workflow/rules/distill.smk"
+include: "workflow/rules/sweeps.smk"
+include: "workflow/rules/experiment.smk"
+include: "workflow/rules/train.smk"
 
 
 rule all:
@@ -35,4 +38,6 @@ rule all:
         expand("results/plots/{condition}/fit.png", condition=CONDITIONS),
         expand("results/plots/{condition}/schedules.png", condition=CONDITIONS),
         "results/plots/conditions.png",
+        SWEEP_TARGETS,
+        REPORT_TARGETS,
     default_target: True

@@ -5,6 +5,9 @@
     python -m simulation run --config config/config.yaml --condition baseline --out-dir DIR
     python -m simulation run --params params.json --out-dir DIR
     python -m simulation plot --sim-dir DIR --out traces.png
+    python -m simulation sweeps --config config/config.yaml [--sweep NAME]
+    python -m simulation resolve-sweep --config config/config.yaml --sweep NAME --point p000 --out F
+    python -m simulation build --params params.json --out build.json
 """
 
 from __future__ import annotations
@@ -43,7 +46,10 @@ def _params_from_args(args: argparse.Namespace) -> dict:
             raise ConfigError("give --condition NAME together with --config")
         params = resolve_condition(load_config(args.config), args.condition)
     if getattr(args, "target", None):
-        params["target"] = args.target
+        if params.get("model") == "tripartite":
+            params["tripartite"]["target"] = args.target
+        else:
+            params["target"] = args.target
     return params
 
 
@@ -72,6 +78,21 @@ def main(argv: list[str] | None = None) -> int:
                    help="override the code-generation target of the config")
     p.add_argument("--no-progress", action="store_true")
 
+    p = sub.add_parser("sweeps", help="list the points of the config's sweeps")
+    p.add_argument("--config", default="config/config.yaml")
+    p.add_argument("--sweep", help="only this sweep")
+
+    p = sub.add_parser("resolve-sweep", help="write the full parameters of one sweep point")
+    p.add_argument("--config", default="config/config.yaml")
+    p.add_argument("--sweep", required=True)
+    p.add_argument("--point", required=True, help="point name, e.g. p000")
+    p.add_argument("--out", required=True)
+
+    p = sub.add_parser("build", help="compile the C++ standalone project of a tripartite "
+                                     "parameter set (shared by every run of that structure)")
+    p.add_argument("--params", required=True, help="resolved parameter JSON")
+    p.add_argument("--out", required=True, help="JSON with the project directory and timing")
+
     p = sub.add_parser("plot", help="plot the traces of a simulated condition")
     p.add_argument("--sim-dir", required=True, help="output directory of 'run'")
     p.add_argument("--out", required=True)
@@ -95,11 +116,36 @@ def _dispatch(args: argparse.Namespace) -> int:
         params = resolve_condition(load_config(args.config), args.condition)
         atomic_write(args.out, lambda p: Path(p).write_text(dump_resolved(params) + "\n"))
         return 0
+    if args.command == "sweeps":
+        from simulation.sweeps import expand_sweep, sweep_names
+
+        config = load_config(args.config)
+        for name in [args.sweep] if args.sweep else sweep_names(config):
+            if name not in config["sweeps"]:
+                raise ConfigError(f"unknown sweep {name!r}; the config defines: "
+                                  f"{', '.join(sweep_names(config))}")
+            for point in expand_sweep(config, name):
+                print(f"{name}\t{point['point']}\t{json.dumps(point['values'])}")
+        return 0
+    if args.command == "resolve-sweep":
+        from simulation.sweeps import resolve_sweep_point
+
+        params = resolve_sweep_point(load_config(args.config), args.sweep, args.point)
+        atomic_write(args.out, lambda p: Path(p).write_text(dump_resolved(params) + "\n"))
+        return 0
+    if args.command == "build":
+        return _build(args)
     if args.command == "run":
-        from simulation.rate_model import SimulationDiverged, simulate
+        from simulation.rate_model import SimulationDiverged
+        from simulation.rate_model import simulate as simulate_rate
+        from simulation.tripartite import simulate as simulate_tripartite
 
         params = _params_from_args(args)
-        log.info("simulating condition %s on target %s", params["condition"], params["target"])
+        tripartite = params.get("model") == "tripartite"
+        simulate = simulate_tripartite if tripartite else simulate_rate
+        target = params["tripartite"]["target"] if tripartite else params["target"]
+        log.info("simulating condition %s (%s model) on target %s", params["condition"],
+                 params.get("model", "rate"), target)
         try:
             result = simulate(params, progress=not args.no_progress)
         except SimulationDiverged as err:
@@ -125,10 +171,38 @@ def _dispatch(args: argparse.Namespace) -> int:
             sim_dir / "info.json").is_file() else {}
         title = f"condition {info.get('condition', sim_dir.name)}"
         desc = info.get("params", {}).get("description")
+        extra = {}
+        if info.get("model") == "tripartite":
+            from simulation.tripartite_plots import c_theta_um
+            from simulation.tripartite_plots import plot_tripartite_traces as plot_traces
+
+            extra["c_theta_um"] = c_theta_um(info.get("params"))
         plot_traces(pd.read_csv(sim_dir / "traces.csv.gz"), pd.read_csv(sim_dir / "readout.csv"),
-                    args.out, title=f"{title}: {desc}" if desc else title)
+                    args.out, title=f"{title}: {desc}" if desc else title, **extra)
         return 0
     raise AssertionError(args.command)
+
+
+def _build(args: argparse.Namespace) -> int:
+    """Compile (or find) the standalone project of a tripartite parameter set."""
+    import time
+
+    from simulation import standalone, tripartite
+
+    params = _params_from_args(argparse.Namespace(params=args.params, target=None))
+    if params.get("model") != "tripartite":
+        raise ConfigError(f"{args.params}: 'build' applies to the tripartite model only (the "
+                          f"rate model compiles into the Cython cache as it runs)")
+    target = standalone.available_target(params["tripartite"]["target"])
+    start = time.perf_counter()
+    directory, compile_s, built = (standalone.ensure_project(params, tripartite)
+                                   if target == "cpp_standalone" else (None, 0.0, False))
+    report = {"target": target, "project": str(directory) if directory else None,
+              "structure": tripartite.structure(params), "compiled_here": built,
+              "compile_s": compile_s, "wall_s": time.perf_counter() - start}
+    atomic_write(args.out, lambda p: Path(p).write_text(json.dumps(report, indent=2) + "\n"))
+    log.info("project %s (%s): %.1f s", directory, "built" if built else "reused", compile_s)
+    return 0
 
 
 if __name__ == "__main__":

@@ -116,12 +116,17 @@ def validate_config(config: Any) -> dict[str, Any]:
     if error is not None:
         raise ConfigError(_format_schema_error(error))
     config = copy.deepcopy(config)
-    for key in ("seed", "simulation", "retention"):
+    for key in ("seed", "simulation", "retention", "sweeps"):
         _fill_defaults(config, {"properties": {key: schema["properties"][key]}}, schema)
-    check_simulation(config["simulation"], prefix="simulation")
+    check_simulation({**config["simulation"], "model": "rate"}, prefix="simulation")
+    check_simulation({"model": "tripartite", "tripartite": config["simulation"]["tripartite"]},
+                     prefix="simulation")
     for name in config["conditions"]:
         config["conditions"][name] = config["conditions"][name] or {}
         check_simulation(resolve_condition(config, name), prefix=f"conditions.{name}")
+    from simulation.sweeps import check_sweeps  # imports this module
+
+    check_sweeps(config)
     return config
 
 
@@ -136,9 +141,34 @@ def resolve_condition(config: dict[str, Any], name: str) -> dict[str, Any]:
         raise ConfigError(
             f"unknown condition {name!r}; the config defines: {', '.join(sorted(conditions))}"
         )
+    return resolve_parameters(config, name, conditions[name] or {})
+
+
+def resolve_parameters(config: dict[str, Any], name: str, overrides: dict[str, Any]) -> dict:
+    """``simulation`` with ``overrides`` (a condition's keys), for its model, as plain JSON.
+
+    A rate-model result is ``simulation`` without its ``tripartite`` block; a tripartite
+    result holds ``model``, ``cache_dir`` and the ``tripartite`` block only, so that changing
+    one model's parameters never reruns the other model's jobs.
+    """
     resolved = copy.deepcopy(config["simulation"])
-    overrides = copy.deepcopy(conditions[name] or {})
+    overrides = copy.deepcopy(overrides)
     description = overrides.pop("description", "")
+    model = overrides.pop("model", resolved["model"])
+    tripartite = resolved.pop("tripartite", {})
+    other = sorted(set(overrides) - {"tripartite"}) if model == "tripartite" else (
+        ["tripartite"] if "tripartite" in overrides else [])
+    if other:
+        raise ConfigError(f"config key 'conditions.{name}': sets {other}, which the {model} "
+                          f"model does not use; set `model` or remove them")
+    for section, values in overrides.pop("tripartite", {}).items():
+        if isinstance(values, dict):
+            tripartite[section] = {**tripartite[section], **values}
+        else:
+            tripartite[section] = values
+    if model == "tripartite":
+        resolved = {"model": model, "cache_dir": resolved["cache_dir"], "tripartite": tripartite}
+    resolved["model"] = model
     for section, values in overrides.items():
         if section == "nonlinearities":
             for fname, spec in values.items():
@@ -153,6 +183,14 @@ def resolve_condition(config: dict[str, Any], name: str) -> dict[str, Any]:
 
 def check_simulation(params: dict[str, Any], prefix: str = "simulation") -> None:
     """Semantic checks of resolved simulation parameters (units, signs, dt versus cycle)."""
+    if params.get("model") == "tripartite":
+        from simulation.tripartite_params import check_tripartite
+
+        try:
+            check_tripartite(params["tripartite"], prefix=f"{prefix}.tripartite")
+        except ValueError as err:
+            raise ConfigError(str(err)) from err
+        return
 
     def quantity(section: str | None, key: str, dim: str):
         full = f"{prefix}.{section}.{key}" if section else f"{prefix}.{key}"

@@ -112,7 +112,6 @@ def build_network(params: dict[str, Any]) -> dict[str, Any]:
     """
     import brian2 as b2
 
-    condition = params["condition"]
     net_p, proto, const = params["network"], params["protocol"], params["constants"]
     q = parse_quantity  # shorter
     dt = q(params["dt"], "second", "dt")

@@ -35,3 +35,25 @@ def small_simulation_params(**protocol) -> dict:
         "retention": {"max_segments": 8},
     }
     return copy.deepcopy(resolve_condition(validate_config(config), "small"))
+
+
+def small_tripartite_params(**tripartite) -> dict:
+    """Resolved parameters of a small tripartite condition (10 pairs, dt 2 ms, 2 cycles of 2 s,
+    numpy target); keyword arguments override keys of the ``tripartite`` block (sections
+    such as ``protocol`` are merged)."""
+    from simulation.config import resolve_condition, validate_config
+
+    block = {"target": "numpy", "dt": "2 ms", "record_dt": "20 ms", "n_pairs": 10,
+             "n_recorded": 2, "protocol": {"n_cycles": 2}}
+    for key, value in tripartite.items():
+        if isinstance(value, dict):
+            block[key] = {**block.get(key, {}), **value}
+        else:
+            block[key] = value
+    config = {
+        "seed": 11,
+        "simulation": {"tripartite": block},
+        "conditions": {"tiny": {"model": "tripartite"}},
+        "retention": {"max_segments": 8},
+    }
+    return copy.deepcopy(resolve_condition(validate_config(config), "tiny"))

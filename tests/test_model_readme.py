@@ -21,12 +21,10 @@ HEADING = "## Using the model from Python"
 
 
 def quickstart_code() -> str:
-    """First ```python block of README.md if it has the section, else of the quickstart doc."""
-    readme = ROOT / "README.md"
-    source = ROOT / "docs" / "model_quickstart.md"
-    if readme.is_file() and HEADING in readme.read_text(encoding="utf-8"):
-        source = readme
+    """First ```python block after the "Using the model from Python" heading of README.md."""
+    source = ROOT / "README.md"
     text = source.read_text(encoding="utf-8")
+    assert HEADING in text, f"README.md has no section {HEADING!r}"
     text = text[text.index(HEADING):]
     match = re.search(r"```python\n(.*?)```", text, re.DOTALL)
     assert match, f"no python code block after {HEADING!r} in {source}"

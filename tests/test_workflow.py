@@ -83,3 +83,20 @@ def test_changing_one_condition_reruns_only_its_jobs(finished_run):
     assert conditions == {"slow_ltp"}, out
     rules = set(re.findall(r"rule (\w+):", out))
     assert {"resolve_condition", "simulate", "distill", "compare_conditions"} <= rules
+
+
+def test_slurm_profile_dry_run(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text((REPO / "config" / "test.yaml").read_text())
+    result = snakemake(tmp_path, config, "--dry-run", "--profile",
+                       str(REPO / "workflow" / "profiles" / "slurm"))
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-3000:]
+    assert "rule train:" in out and "rule simulate:" in out
+
+
+def test_missing_task_data_stops_the_dag_with_instructions(tmp_path):
+    result = snakemake(tmp_path, REPO / "config" / "paper.yaml", "--dry-run")
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Expected layout" in out and "long-range-arena" in out and "generate" in out

@@ -1,0 +1,77 @@
+"""The experiment section expands into the right runs and run settings."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from simulation.config import ConfigError, validate_config
+from tests.test_workflow import REPO
+from train.plan import ExperimentError, available_tasks, prepare_commands, run_names, run_spec
+
+
+@pytest.fixture
+def config() -> dict:
+    return validate_config(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
+
+
+def test_default_experiment_runs_every_variant_on_every_task(config):
+    tasks, skipped = available_tasks(config)
+    assert {"listops", "pathfinder"} <= set(tasks)
+    runs = run_names(config)
+    variants = {v for _, v, _ in runs}
+    assert {"transformer", "rmt", "rlt", "rmaat", "rmaat_no_rf"} <= variants
+    assert ("listops", "rmaat_bptt", 0) in runs and ("pathfinder", "rmaat_bptt", 0) not in runs
+
+
+def test_settings_merge_experiment_then_task_then_variant(config):
+    spec = run_spec(config, "listops", "rmaat_no_rf", 0)
+    assert spec.preset == "rmaat" and spec.variant == "rmaat_no_rf"
+    assert spec.model["rf_mode"] == "none" and "retention" not in spec.model
+    assert spec.model["segment_len"] == 32 and spec.epochs == 10 and spec.lr == 0.003
+    rmaat = run_spec(config, "pathfinder", "rmaat", 0)
+    assert rmaat.model["retention"] == "results/retention/baseline.json"
+    assert rmaat.epochs == 4 and rmaat.model["segment_len"] == 128
+    assert "threads" not in rmaat.to_dict()
+    assert rmaat.config_hash() != run_spec(config, "pathfinder", "rmaat", 1).config_hash()
+
+
+def test_optional_missing_task_is_skipped_and_required_one_fails(config, tmp_path):
+    cfg = copy.deepcopy(config)
+    cfg["experiment"]["tasks"]["fashion_mnist"]["root"] = str(tmp_path / "none")
+    tasks, skipped = available_tasks(cfg)
+    assert "fashion_mnist" not in tasks and "not found" in skipped["fashion_mnist"]
+    cfg["experiment"]["tasks"]["fashion_mnist"]["optional"] = False
+    with pytest.raises(FileNotFoundError, match="fashion_mnist"):
+        available_tasks(cfg)
+
+
+def test_only_synthetic_tasks_can_be_generated(config):
+    cfg = copy.deepcopy(config)
+    cfg["experiment"]["tasks"]["text"] = {"source": "generate", "root": "data/x"}
+    with pytest.raises(ExperimentError, match="only listops, pathfinder can be generated"):
+        available_tasks(cfg)
+
+
+def test_prepare_commands_generate_then_preprocess(config):
+    cmds = prepare_commands(config, "listops", "python", 3)
+    assert "generate listops" in cmds[0] and "--max-len 128" in cmds[0] and "--seed 3" in cmds[0]
+    assert cmds[-1].startswith("python -m lra preprocess listops")
+
+
+@pytest.mark.parametrize(("path", "value", "message"), [
+    (["experiment", "presets"], ["rmaat", "gpt"], "experiment.presets.1"),
+    (["experiment", "tasks", "imagenet"], {"source": "files", "root": "x"}, "imagenet"),
+    (["experiment", "training", "lr"], -1, "experiment.training.lr"),
+    (["experiment", "model", "rf_mode"], "half", "allowed values: 'scalar', 'none', 'gated'"),
+])
+def test_bad_experiment_values_are_rejected(path, value, message):
+    raw = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    node = raw
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(ConfigError, match=message):
+        validate_config(raw)

@@ -1,0 +1,141 @@
+# Parameter sweeps: each point is resolved, simulated and distilled on its own (a changed
+# point reruns alone); the sweep's table and plots aggregate all points.
+from simulation.sweeps import base_parameters, expand_sweep, resolve_sweep_point, sweep_names
+from simulation.sweeps import sweep_targets, sweep_uses_standalone
+
+SWEEPS = sweep_names(config)
+SWEEP_EXPANDED = {name: expand_sweep(config, name) for name in SWEEPS}
+SWEEP_POINTS = {name: [p["point"] for p in points] for name, points in SWEEP_EXPANDED.items()}
+SWEEP_SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
+SWEEP_TARGETS = sweep_targets(config)
+# Full parameters of a sweep point; as a rule's params, a change reruns only that point.
+SWEEP_PARAMS = lambda sweep, point: resolve_sweep_point(
+    config, sweep, point, SWEEP_EXPANDED[sweep]
+)
+
+
+wildcard_constraints:
+    sweep="|".join(SWEEPS) if SWEEPS else "(?!)",
+    point=r"p\d{3}",
+
+
+rule sweep_build:
+    """Compile the sweep's C++ standalone project once (all points reuse it). Built from the
+    sweep's base parameters, so that changing one point never reruns it (and every point);
+    a point whose swept parameter changes the structure (e.g. n_pairs) builds its own."""
+    output:
+        build="results/sweeps/{sweep}/build.json",
+        params="results/sweeps/{sweep}/build_params.json",
+    params:
+        python=PYTHON,
+        resolved=lambda wc: dump_resolved(
+            {**base_parameters(config, wc.sweep), "condition": f"{wc.sweep}-build"}
+        ),
+    log:
+        "logs/sweep_build/{sweep}.log",
+    threads: 2
+    conda:
+        "../../environment.yml"
+    shell:
+        "printf '%s\\n' {params.resolved:q} > {output.params} "
+        "&& {params.python} -m simulation build --params {output.params} "
+        "--out {output.build} > {log} 2>&1"
+
+
+rule sweep_simulate:
+    """Write one point's full parameters and simulate it (C++ standalone: run the shared
+    binary with this point's values). No Python for the parameters: a run: job would re-parse
+    the workflow, seconds per point."""
+    input:
+        # the shared compiled project (C++ standalone sweeps) before any point runs
+        build=lambda wc: (
+            [f"results/sweeps/{wc.sweep}/build.json"]
+            if sweep_uses_standalone(config, wc.sweep)
+            else []
+        ),
+    output:
+        params="results/sweeps/{sweep}/points/{point}/params.json",
+        traces="results/sweeps/{sweep}/points/{point}/traces.csv.gz",
+        readout="results/sweeps/{sweep}/points/{point}/readout.csv",
+        info="results/sweeps/{sweep}/points/{point}/info.json",
+    params:
+        python=PYTHON,
+        # base + swept values; a change reruns only this point's jobs
+        resolved=lambda wc: dump_resolved(SWEEP_PARAMS(wc.sweep, wc.point)),
+    log:
+        "logs/sweep_simulate/{sweep}/{point}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        "../../environment.yml"
+    shell:
+        "printf '%s\\n' {params.resolved:q} > {output.params}.tmp "
+        "&& mv {output.params}.tmp {output.params} "
+        "&& {params.python} -m simulation run --params {output.params} --no-progress "
+        "--out-dir results/sweeps/{wildcards.sweep}/points/{wildcards.point} > {log} 2>&1"
+
+
+rule sweep_fit:
+    """Distill one point; a readout that does not saturate is recorded, not an error."""
+    input:
+        readout="results/sweeps/{sweep}/points/{point}/readout.csv",
+        params="results/sweeps/{sweep}/points/{point}/params.json",
+    output:
+        "results/sweeps/{sweep}/points/{point}/fit.json",
+    params:
+        python=PYTHON,
+        script=SWEEP_SCRIPTS / "sweep_fit_point.py",
+        max_segments=config["retention"]["max_segments"],
+    log:
+        "logs/sweep_fit/{sweep}/{point}.log",
+    conda:
+        "../../environment.yml"
+    shell:
+        "{params.python} {params.script} --readout {input.readout} --params {input.params} "
+        "--max-segments {params.max_segments} --out {output} > {log} 2>&1"
+
+
+rule sweep_aggregate:
+    """Table (parameter -> macro model, R2, tau/plateau, RF(t, T), status) and plots."""
+    input:
+        fits=lambda wc: expand(
+            "results/sweeps/{sweep}/points/{point}/fit.json",
+            sweep=wc.sweep,
+            point=SWEEP_POINTS[wc.sweep],
+        ),
+    output:
+        table="results/sweeps/{sweep}/table.csv",
+        curves="results/sweeps/{sweep}/ltp_curves.png",
+        fit="results/sweeps/{sweep}/fit_vs_parameter.png",
+        schedules="results/sweeps/{sweep}/schedules.png",
+    params:
+        python=PYTHON,
+        script=SWEEP_SCRIPTS / "sweep_aggregate.py",
+        segments=lambda wc: " ".join(map(str, config["sweeps"][wc.sweep]["schedule_segments"])),
+    log:
+        "logs/sweep_aggregate/{sweep}.log",
+    conda:
+        "../../environment.yml"
+    shell:
+        "{params.python} {params.script} --sweep-dir results/sweeps/{wildcards.sweep} "
+        "--segments {params.segments} > {log} 2>&1"
+
+
+rule sweep_heatmap:
+    """Heat maps of a two-parameter sweep (t63, plateau, RF(1, T))."""
+    input:
+        rules.sweep_aggregate.output.table,
+    output:
+        "results/sweeps/{sweep}/heatmap.png",
+    params:
+        python=PYTHON,
+        script=SWEEP_SCRIPTS / "sweep_aggregate.py",
+        segments=lambda wc: " ".join(map(str, config["sweeps"][wc.sweep]["schedule_segments"])),
+    log:
+        "logs/sweep_heatmap/{sweep}.log",
+    conda:
+        "../../environment.yml"
+    shell:
+        "{params.python} {params.script} --sweep-dir results/sweeps/{wildcards.sweep} "
+        "--segments {params.segments} --heatmap-only > {log} 2>&1"

@@ -1,0 +1,99 @@
+# Stage 4: datasets -> training (task x variant x seed) -> tables -> report.
+
+
+rule prepare_data:
+    """Generate (ListOps, Pathfinder) or check the task's files, then build the token cache."""
+    output:
+        "results/data/{task}.json",
+    params:
+        task_config=lambda w: json.dumps(experiment(config)["tasks"][w.task], sort_keys=True),
+        commands=lambda w: " && ".join(
+            prepare_commands(config, w.task, PYTHON, config.get("seed", 0))[:-1] or ["true"]
+        ),
+        preprocess=lambda w: prepare_commands(config, w.task, PYTHON, config.get("seed", 0))[-1],
+    log:
+        "logs/prepare_data/{task}.log",
+    threads: 2
+    conda:
+        "../../environment.yml"
+    shell:
+        "({params.commands}) > {log} 2>&1 && "
+        "{params.preprocess} > {output}.tmp 2>> {log} && mv {output}.tmp {output}"
+
+
+rule run_spec:
+    """All settings of one run; a change reruns only that run."""
+    output:
+        f"{RUN_DIR}/spec.json",
+    params:
+        spec=spec_json,
+    log:
+        "logs/run_spec/{task}/{variant}/seed{seed}.log",
+    localrule: True
+    run:
+        write_text_atomic(output[0], params.spec)
+        write_text_atomic(log[0], f"wrote {output[0]}\n")
+
+
+rule train:
+    """Train, validate each epoch, keep the best checkpoint, test (resumes from last.pt)."""
+    input:
+        unpack(train_inputs),
+    output:
+        f"{RUN_DIR}/metrics.json",
+    params:
+        python=PYTHON,
+        out_dir=lambda w, output: os.path.dirname(output[0]),
+    log:
+        "logs/train/{task}/{variant}/seed{seed}.log",
+    threads: train_threads
+    resources:
+        torch_threads=torch_threads,
+        mem_mb=lambda w: job_resources(config, w.task, w.variant)["mem_mb"],
+        runtime=lambda w: job_resources(config, w.task, w.variant)["runtime_min"],
+        gpu=lambda w: job_resources(config, w.task, w.variant)["gpus"],
+    conda:
+        "../../environment.yml"
+    shell:
+        "{params.python} -m train run --spec {input.spec} --out-dir {params.out_dir} "
+        "--threads {resources.torch_threads} > {log} 2>&1"
+
+
+rule aggregate:
+    """Accuracy table (mean ± std over seeds) and per-run memory / speed table."""
+    input:
+        run_metrics(),
+    output:
+        runs="results/tables/runs.csv",
+        accuracy="results/tables/accuracy.csv",
+        accuracy_md="results/tables/accuracy.md",
+    params:
+        python=PYTHON,
+        skipped=json.dumps(TASKS_SKIPPED),
+    log:
+        "logs/aggregate.log",
+    conda:
+        "../../environment.yml"
+    shell:
+        "{params.python} -m train aggregate --metrics {input} --out-dir results/tables "
+        "--skipped {params.skipped:q} > {log} 2>&1"
+
+
+rule report:
+    """One self-contained HTML page: LTP fits, schedules, accuracy, memory and speed."""
+    input:
+        tables=rules.aggregate.output,
+        retention=expand("results/retention/{condition}.json", condition=CONDITIONS),
+        conditions="results/plots/conditions.png",
+        fits=expand("results/plots/{condition}/fit.png", condition=CONDITIONS),
+        schedules=expand("results/plots/{condition}/schedules.png", condition=CONDITIONS),
+    output:
+        "results/report.html",
+    params:
+        python=PYTHON,
+    log:
+        "logs/report.log",
+    conda:
+        "../../environment.yml"
+    shell:
+        "{params.python} -m train report --results results --out {output} > {log} 2>&1"

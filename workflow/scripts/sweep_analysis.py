@@ -1,0 +1,169 @@
+"""Sweep analysis: distill one sweep point without failing and aggregate a sweep into a
+table (plots: sweep_plots.py). Used by the thin scripts next to this file and by the tests.
+
+A point's ``fit.json``::
+
+    {"sweep", "point", "condition", "values": {param: value}, "status", "reason",
+     "warnings": [...], "retention": <distill's retention JSON, or null>}
+
+``status`` is one of :data:`STATUSES`. Points whose readout does not saturate within the
+simulated time are never silently fitted: ``not saturated`` points (distill refuses them)
+have no fit, ``weakly saturated`` ones (the fit reaches 50–90 % of its asymptote) keep their
+fit with a warning; both are flagged in the table and drawn differently in every plot.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from distill import (
+    DistillError,
+    DistillWarning,
+    NoEligibleModelError,
+    ReadoutShapeError,
+    distill,
+    read_readout,
+    write_json_atomic,
+)
+from distill.io import atomic_write
+from distill.macro_models import FittedCurve
+
+#: Point statuses, from good to bad.
+STATUSES = ("ok", "poor fit", "weakly saturated", "not saturated", "no rise",
+            "no eligible model", "failed")
+#: Statuses that carry a usable fit (all but "ok" are flagged).
+FITTED = ("ok", "poor fit", "weakly saturated")
+
+
+# --- one point --------------------------------------------------------------------------------
+
+def classify(error: DistillError) -> str:
+    """Status of a point whose readout distill refused."""
+    text = str(error)
+    if isinstance(error, ReadoutShapeError):
+        if "still growing" in text:
+            return "not saturated"
+        if "rises and then falls" in text:
+            return "failed"
+        return "no rise"
+    if isinstance(error, NoEligibleModelError):
+        return "no eligible model"
+    return "failed"
+
+
+def fit_point(readout_path: str | Path, params: dict[str, Any], max_segments: int) -> dict:
+    """Distill one sweep point; never raises for a readout that cannot be distilled."""
+    sweep = params.get("sweep", {})
+    out = {"sweep": sweep.get("name"), "point": sweep.get("point"),
+           "condition": params["condition"], "values": sweep.get("values", {}),
+           "status": "ok", "reason": None, "warnings": [], "retention": None}
+    try:
+        readout = read_readout(readout_path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DistillWarning)
+            result = distill(readout, params["condition"], max_segments)
+    except DistillError as err:
+        out.update(status=classify(err), reason=str(err))
+        return out
+    out["retention"] = result.to_json()
+    out["warnings"] = list(result.warnings)
+    for status, marker in (("weakly saturated", "not fully saturated"), ("poor fit", "R² =")):
+        if any(marker in w for w in result.warnings):
+            out["status"] = status
+            out["reason"] = next(w for w in result.warnings if marker in w)
+            break
+    return out
+
+
+def write_point(path: str | Path, payload: dict) -> None:
+    """Write a point's fit JSON atomically."""
+    write_json_atomic(path, payload)
+
+
+# --- the table ----------------------------------------------------------------------------------
+
+def display_values(values: list[Any]) -> tuple[list[float], str]:
+    """Numbers of a parameter's values in the unit of the first one, and that unit's text."""
+    if not isinstance(values[0], str):
+        return [float(v) for v in values], ""
+    import re
+
+    from simulation.tripartite_params import parse_any
+
+    unit = re.sub(r"^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*", "", values[0]).strip()
+    scale = float(parse_any(f"1 {unit}", "sweep value"))
+    return [float(parse_any(v, "sweep value")) / scale for v in values], unit
+
+
+def value_column(name: str, unit: str) -> str:
+    """Table column holding a swept parameter's numbers (display unit in brackets)."""
+    return f"{name} [{unit}]" if unit else f"{name} [1]"
+
+
+def curve_summary(retention: dict) -> dict[str, float]:
+    """Plateau p(∞), rise, time to 63.2 % of the rise (s) and the time constant τ (s) of a
+    saturating exponential (NaN for other models)."""
+    macro = retention["macro_model"]
+    curve = FittedCurve.from_dict(macro["name"], macro["params"])
+    total = float(curve.increment(0.0, np.inf))
+    p0 = float(curve(np.array([0.0]))[0])
+    t63 = math.nan
+    if total > 0:
+        from scipy.optimize import brentq
+
+        hi = retention["duration_s"]
+        while float(curve.increment(0.0, hi)) < 0.632 * total and hi < 1e9:
+            hi *= 2
+        t63 = brentq(lambda t: float(curve.increment(0.0, t)) - 0.632 * total, 0.0, hi)
+    tau = macro["params"].get("tau", math.nan) if macro["name"] == "sat_exp" else math.nan
+    return {"plateau": p0 + total, "rise": total, "t63_s": t63, "tau_s": tau}
+
+
+def sweep_table(fits: list[dict], segments: list[int]) -> pd.DataFrame:
+    """One row per point: parameter values, status, fitted macro model, RF(t, T)."""
+    rows = []
+    names = list(fits[0]["values"]) if fits else []
+    numbers = {n: display_values([f["values"][n] for f in fits]) for n in names}
+    for k, fit in enumerate(fits):
+        row: dict[str, Any] = {"sweep": fit["sweep"], "point": fit["point"]}
+        for name, value in fit["values"].items():
+            row[name] = value
+            row[value_column(name, numbers[name][1])] = numbers[name][0][k]
+        row.update(status=fit["status"], reason=fit["reason"] or "",
+                   warnings=" | ".join(fit["warnings"]))
+        ret = fit["retention"]
+        if ret is not None and fit["status"] in FITTED:
+            macro = ret["macro_model"]
+            row.update(model=macro["name"], model_params=json.dumps(macro["params"]),
+                       r2=macro["r2"], aic=macro["aic"],
+                       saturation_fraction=macro["saturation_fraction"], **curve_summary(ret))
+            for T in segments:
+                rf = ret["schedules"].get(str(T))
+                row[f"RF1_T{T}"] = rf[0] if rf else math.nan
+                row[f"RF_T{T}"] = json.dumps(rf) if rf else ""
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    for col in ("model", "model_params", "r2", "aic", "saturation_fraction", "plateau",
+                "rise", "t63_s", "tau_s"):
+        if col not in table:
+            table[col] = math.nan
+    return table
+
+
+def write_table(table: pd.DataFrame, path: str | Path) -> None:
+    """Write the table as CSV, atomically."""
+    atomic_write(path, lambda f: f.write(table.to_csv(index=False).encode()))
+
+
+def load_point(point_dir: str | Path) -> tuple[dict, pd.DataFrame]:
+    """A point's fit JSON and readout table."""
+    point_dir = Path(point_dir)
+    fit = json.loads((point_dir / "fit.json").read_text())
+    return fit, pd.read_csv(point_dir / "readout.csv")
