@@ -35,6 +35,8 @@ def test_settings_merge_experiment_then_task_then_variant(config):
     assert rmaat.model["retention"] == "results/retention/baseline.json"
     assert rmaat.epochs == 4 and rmaat.model["segment_len"] == 128
     assert "threads" not in rmaat.to_dict()
+    assert rmaat.model["readout"] == "both"
+    assert "readout" not in run_spec(config, "pathfinder", "transformer", 0).model
     assert rmaat.config_hash() != run_spec(config, "pathfinder", "rmaat", 1).config_hash()
 
 

@@ -90,6 +90,8 @@ def run_spec(config: dict[str, Any], task: str, variant: str, seed: int) -> RunS
         model["segment_len"] = task_cfg["segment_len"]
     model.update(task_cfg.get("model") or {})
     model.update(var.get("model") or {})
+    if var["preset"] not in RECURRENT:  # no memory to read: non-recurrent presets pool tokens
+        model.pop("readout", None)
     if var["preset"] in RECURRENT and model.get("rf_mode", "scalar") != "none":
         model["retention"] = f"results/retention/{exp.get('retention_condition', 'baseline')}.json"
     training = dict(exp.get("training") or {})
