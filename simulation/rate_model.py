@@ -36,6 +36,7 @@ import pandas as pd
 
 from simulation.nonlinearities import NAMES as NONLINEARITIES
 from simulation.nonlinearities import constants_block, expression
+from simulation.progress import progress_reporter
 from simulation.result import SimulationResult
 from simulation.units import parse_quantity
 
@@ -212,7 +213,7 @@ def simulate(params: dict[str, Any], progress: bool = True) -> SimulationResult:
         directory = Path(params["cache_dir"]) / "standalone" / condition
         b2.device.build(directory=str(directory), run=True, compile=True, clean=False)
     else:
-        net.run(duration, report=_progress_reporter(condition) if progress else None,
+        net.run(duration, report=progress_reporter(condition) if progress else None,
                 report_period=2 * b2.second, namespace={})
     elapsed = time.perf_counter() - start
 
@@ -253,20 +254,6 @@ def simulate(params: dict[str, Any], progress: bool = True) -> SimulationResult:
         b2.device.activate()
         b2.set_device("runtime")
     return SimulationResult(condition, traces, readout, info)
-
-
-def _progress_reporter(condition: str):
-    from tqdm import tqdm
-
-    bar = tqdm(total=100, desc=f"simulate {condition}", unit="%", leave=True)
-
-    def report(elapsed, completed, start, duration):
-        bar.n = round(100 * completed)
-        bar.refresh()
-        if completed >= 1.0:
-            bar.close()
-
-    return report
 
 
 def _check_divergence(params: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from simulation.progress import progress_reporter
 from simulation.result import SimulationResult
 from simulation.tripartite_params import parse_compound, tripartite_quantities
 
@@ -322,24 +323,10 @@ def _run_runtime(params: dict[str, Any], target: str, progress: bool) -> dict[st
     objects = build_network(params)
     for (group, name), value in run_values(params).items():
         setattr(objects[group], name, value)
-    report = _progress_reporter(params["condition"]) if progress else None
+    report = progress_reporter(params["condition"]) if progress else None
     objects["network"].run(objects["duration"], report=report, report_period=2 * b2.second,
                            namespace={})
     return runtime_arrays(recorded_arrays(objects))
-
-
-def _progress_reporter(condition: str):
-    from tqdm import tqdm
-
-    bar = tqdm(total=100, desc=f"simulate {condition}", unit="%", leave=True)
-
-    def report(elapsed, completed, start, duration):
-        bar.n = round(100 * completed)
-        bar.refresh()
-        if completed >= 1.0:
-            bar.close()
-
-    return report
 
 
 # --- analysis -----------------------------------------------------------------------------------
