@@ -9,14 +9,7 @@ from model.amrb import amrb_backward
 from model.drivers import backward, bptt_backward, checkpoint_backward, checkpointed_forward
 from model.retention import write_retention_json
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors gain nothing from threads, and a busy shared CPU makes them very slow."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 SEG = 4

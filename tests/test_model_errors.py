@@ -10,14 +10,7 @@ from model.amrb import amrb_backward
 from model.optim import param_groups
 from model.retention import load_retention, write_retention_json
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors gain nothing from threads, and a busy shared CPU makes them very slow."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 ARGS = dict(vocab_size=10, num_classes=2, d_model=8, n_layers=1, n_heads=2, segment_len=4,

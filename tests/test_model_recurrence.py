@@ -8,14 +8,7 @@ import torch
 from model import PRESETS, build_model
 from model.retention import compress_memory, load_retention, write_retention_json
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors gain nothing from threads, and a busy shared CPU makes them very slow."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 SEG = 5

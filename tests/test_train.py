@@ -8,11 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 from lra.listops_generator import ListOpsSettings, generate_listops_release
+from model.retention import write_retention_json
 from train.aggregate import write_tables
 from train.checkpoint import load_checkpoint
 from train.loop import TrainingDiverged, lr_factor, train_run
@@ -32,11 +32,7 @@ def listops_root(tmp_path_factory) -> Path:
 
 
 def _retention(tmp: Path) -> str:
-    schedules = {str(t): list(np.full(t, 1.0 / t)) for t in range(1, 9)}
-    path = tmp / "rf.json"
-    path.write_text(json.dumps({"condition": "uniform", "schedules": schedules,
-                                "tau_cycle_s": 1.0, "macro_model": {}, "candidates": []}))
-    return str(path)
+    return str(write_retention_json(tmp / "rf.json", 8))
 
 
 def _spec(root: Path, tmp: Path, **kw) -> RunSpec:
