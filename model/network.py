@@ -46,7 +46,10 @@ class SegmentClassifier(nn.Module):
         self.feature_dim = 2 * d if config.readout == "both" else d
         head = DualEncoderHead if config.dual_encoder else ClassifierHead
         self.head = head(self.feature_dim, d, config.num_classes, config.dropout)
-        nn.init.normal_(self.embed.weight, std=0.02)
+        # Unit-variance token embeddings, the same scale as the sinusoidal positions (RMS
+        # 0.71 per channel). With GPT-2's std 0.02 the positions drown the tokens by ~35x
+        # and pixel tasks stayed at chance for hundreds of steps (README, default experiment).
+        nn.init.normal_(self.embed.weight, std=1.0)
 
     # --- pieces used by the drivers -------------------------------------------------------
     def plan(self, tokens: Tensor, mask: Tensor | None = None) -> SegmentPlan:
