@@ -61,6 +61,11 @@ def test_prepare_commands_generate_then_preprocess(config):
     cmds = prepare_commands(config, "listops", "python", 3)
     assert "generate listops" in cmds[0] and "--max-len 128" in cmds[0] and "--seed 3" in cmds[0]
     assert cmds[-1].startswith("python -m lra preprocess listops")
+    # The token cache lives in the project, never under a (possibly read-only) data root.
+    assert "--cache data/cache/listops" in cmds[-1]
+    fmnist = run_spec(config, "fashion_mnist", "rmt", 0)
+    assert fmnist.cache_dir == "data/cache/fashion_mnist"
+    assert not fmnist.cache_dir.startswith(fmnist.data_root)
 
 
 @pytest.mark.parametrize(("path", "value", "message"), [

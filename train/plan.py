@@ -102,13 +102,20 @@ def run_spec(config: dict[str, Any], task: str, variant: str, seed: int) -> RunS
     spec = RunSpec(
         task=task, preset=var["preset"], seed=seed,
         variant=variant if variant != var["preset"] else "",
-        data_root=task_cfg["root"], cache_dir=str(Path(task_cfg["root"]) / ".cache"),
+        data_root=task_cfg["root"], cache_dir=cache_dir(task),
         level=task_cfg.get("level", "hard"), seq_len=task_cfg.get("seq_len"),
         max_train=task_cfg.get("max_train"), max_eval=task_cfg.get("max_eval"),
         model=model, data_note=task_cfg.get("data_note", _default_note(task, task_cfg)),
         **training,
     )
     return spec.validate()
+
+
+def cache_dir(task: str) -> str:
+    """Token cache of a task: inside the project (data/cache/<task>), never under the data
+    root, which may be read-only (the Debian Fashion-MNIST under /usr/share, an official
+    LRA release on a shared disk). Entries are keyed by sources and settings."""
+    return f"data/cache/{task}"
 
 
 def job_resources(config: dict[str, Any], task: str, variant: str) -> dict[str, int]:
@@ -154,5 +161,5 @@ def prepare_commands(config: dict[str, Any], task: str, python: str, seed: int) 
                         f"--level {cfg.get('level', 'hard')} --n {gen.get('n', 1000)} "
                         f"--workers {gen.get('workers', 2)} --seed {seed}")
     cmds.append(f"{python} -m lra preprocess {task} --quiet --root {q(root)} "
-                f"--level {cfg.get('level', 'hard')} --cache {q(root + '/.cache')}")
+                f"--level {cfg.get('level', 'hard')} --cache {q(cache_dir(task))}")
     return cmds
