@@ -146,3 +146,29 @@ def test_spec_errors(tmp_path):
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(ValueError, match="not valid JSON"):
         RunSpec.load(tmp_path / "bad.json")
+
+
+def test_accuracy_table_marks_cells_that_are_not_above_the_majority_class(tmp_path):
+    """Pooled binomial test: 60 % of 500 vs a 50 % majority is clear; 52 % of 500 is not,
+    and neither is 15 % of 300 against a 14.7 % majority."""
+    cases = [("pathfinder", "rmaat", 0.52, 0.5, 500), ("pathfinder", "rmt", 0.60, 0.5, 500),
+             ("listops", "rmaat", 0.15, 0.147, 300), ("listops", "rmt", 0.30, 0.147, 300)]
+    paths = []
+    for i, (task, variant, acc, majority, n) in enumerate(cases):
+        path = tmp_path / f"m{i}.json"
+        path.write_text(json.dumps({"task": task, "task_title": task, "variant": variant,
+                                    "preset": variant, "seed": 0, "test_acc": acc,
+                                    "majority_acc": majority, "n_test": n, "data_note": "x"}))
+        paths.append(path)
+    files = write_tables(paths, tmp_path / "tables", {})
+    md = files["accuracy_md"].read_text()
+    rows = {line.split("|")[1].strip(): line for line in md.splitlines() if line.startswith("| ")}
+    # configuration order (as the runs were given), not alphabetical
+    assert md.splitlines()[0] == "| task | majority class | rmaat | rmt |"
+    assert list(rows)[1:] == ["pathfinder", "listops"]
+    assert "52.0 ± 0.0 (chance)" in rows["pathfinder"] and "60.0 ± 0.0 |" in rows["pathfinder"]
+    assert "15.0 ± 0.0 (chance)" in rows["listops"] and "30.0 ± 0.0 |" in rows["listops"]
+    import pandas as pd
+
+    p = pd.read_csv(files["accuracy"]).set_index(["task", "variant"])["p_above_chance"]
+    assert p["pathfinder", "rmt"] < 1e-5 < 0.1 < p["pathfinder", "rmaat"] < 0.5

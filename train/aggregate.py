@@ -6,6 +6,11 @@ import json
 from pathlib import Path
 
 import pandas as pd
+from scipy.stats import binomtest
+
+# A cell counts as above chance when a one-sided binomial test of its pooled test
+# predictions against the majority-class rate gives p below this level.
+CHANCE_P = 0.01
 
 RUN_COLUMNS = ["task", "task_title", "lra", "variant", "preset", "seed", "driver", "test_acc",
                "best_val_acc", "majority_acc", "best_epoch", "n_train", "n_test",
@@ -36,15 +41,37 @@ def accuracy_table(runs: pd.DataFrame) -> pd.DataFrame:
     table = table.rename(columns={"mean": "test_acc_mean", "std": "test_acc_std",
                                   "count": "seeds"})
     extra = grouped[["majority_acc", "data_note"]].first().reset_index(drop=True)
-    return pd.concat([table, extra], axis=1)
+    table = pd.concat([table, extra], axis=1)
+    pooled = grouped.apply(_chance_p, include_groups=False).reset_index(drop=True)
+    table["p_above_chance"] = pooled
+    return table
+
+
+def _chance_p(runs: pd.DataFrame) -> float:
+    """One-sided binomial p-value of the seeds' pooled correct test predictions against
+    the majority-class accuracy (H0: no better than always predicting the majority)."""
+    n = runs["n_test"].astype(int)
+    correct = int(round(float((runs["test_acc"] * n).sum())))
+    total = int(n.sum())
+    majority = float(runs["majority_acc"].iloc[0])
+    if total == 0 or not 0.0 < majority < 1.0:
+        return float("nan")
+    return float(binomtest(correct, total, majority, alternative="greater").pvalue)
+
+
+def chance_mark(p: float) -> str:
+    """Suffix of a table cell: ' (chance)' when not clearly above the majority class
+    (nothing when the test could not be made, p = NaN)."""
+    return " (chance)" if p >= CHANCE_P else ""
 
 
 def accuracy_markdown(table: pd.DataFrame, skipped: dict[str, str]) -> str:
     """Tasks as rows, variants as columns, cells "mean ± std" in %."""
-    cells = table.assign(cell=[f"{100 * m:.1f} ± {100 * s:.1f}"
-                               for m, s in zip(table["test_acc_mean"], table["test_acc_std"],
-                                               strict=True)])
+    cells = table.assign(cell=[f"{100 * m:.1f} ± {100 * s:.1f}{chance_mark(p)}"
+                               for m, s, p in zip(table["test_acc_mean"], table["test_acc_std"],
+                                                  table["p_above_chance"], strict=True)])
     pivot = cells.pivot(index="task_title", columns="variant", values="cell").fillna("—")
+    pivot = pivot.loc[in_order(table["task_title"]), in_order(table["variant"])]
     majority = table.groupby("task_title")["majority_acc"].first()
     pivot.insert(0, "majority class", [f"{100 * majority[t]:.1f}" for t in pivot.index])
     lines = ["| task | " + " | ".join(pivot.columns) + " |",
@@ -53,9 +80,18 @@ def accuracy_markdown(table: pd.DataFrame, skipped: dict[str, str]) -> str:
         lines.append(f"| {task} | " + " | ".join(str(v) for v in row.values) + " |")
     notes = table.groupby("task_title")["data_note"].first()
     lines.append("")
+    lines.append(f"Test accuracy %, mean ± std over seeds. (chance): not above the majority "
+                 f"class (one-sided binomial test of the pooled test predictions, p ≥ {CHANCE_P}).")
+    lines.append("")
     lines += [f"- {task}: {note}" for task, note in notes.items()]
     lines += [f"- {task}: skipped, {why}" for task, why in skipped.items()]
     return "\n".join(lines) + "\n"
+
+
+def in_order(values: pd.Series) -> list:
+    """Distinct values in order of first appearance (the configuration's order of tasks
+    and presets, not the alphabet)."""
+    return list(dict.fromkeys(values))
 
 
 def write_tables(metric_paths: list[str | Path], out_dir: str | Path,
