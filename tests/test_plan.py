@@ -22,7 +22,7 @@ def test_default_experiment_runs_every_variant_on_every_task(config):
     assert {"listops", "pathfinder"} <= set(tasks)
     runs = run_names(config)
     variants = {v for _, v, _ in runs}
-    assert {"transformer", "rmt", "rlt", "rmaat", "rmaat_no_rf"} <= variants
+    assert {"transformer", "rmt", "rlt", "rmaat", "rmaat_no_rf", "rmaat_gated"} <= variants
     assert ("listops", "rmaat_bptt", 0) in runs and ("pathfinder", "rmaat_bptt", 0) not in runs
 
 
@@ -33,7 +33,7 @@ def test_settings_merge_experiment_then_task_then_variant(config):
     assert spec.model["segment_len"] == 32 and spec.epochs == 10 and spec.lr == 0.003
     rmaat = run_spec(config, "pathfinder", "rmaat", 0)
     assert rmaat.model["retention"] == "results/retention/baseline.json"
-    assert rmaat.epochs == 4 and rmaat.model["segment_len"] == 128
+    assert rmaat.epochs == 2 and rmaat.model["segment_len"] == 128
     assert "threads" not in rmaat.to_dict()
     assert rmaat.model["readout"] == "both"
     assert "readout" not in run_spec(config, "pathfinder", "transformer", 0).model
