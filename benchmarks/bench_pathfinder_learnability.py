@@ -1,7 +1,7 @@
 """Is generated Pathfinder-32 learnable at a CPU budget? Two measurements on fresh images.
 
     python -m benchmarks.bench_pathfinder_learnability [--n 40000] [--level easy]
-        [--epochs 6] [--workers 2] [--seed 7] [--out results/benchmarks/pathfinder_learnability]
+        [--epochs 4] [--workers 2] [--seed 7] [--out results/benchmarks/pathfinder_learnability]
 
 1. Marker connectivity with the generator's ground truth. Threshold the image (> 30 of
    255), dilate by 0, 1 or 2 px, label connected components (8-neighbourhood) and ask
@@ -10,13 +10,15 @@
    low. In Pathfinder the two target snakes start ``seed_distance`` apart, so a
    negative's markers are one dash gap away from being connected: the difference is a
    gap of about one pixel at 32 px.
-2. A small CNN (5 conv layers, global max pool; far better suited to images than a
-   sequence model) trained with Adam on 90 % of the images, accuracy on the other 10 %
-   after each epoch.
+2. A small CNN (5 conv layers with batch norm, global max pool; far better suited to
+   images than a sequence model) trained with Adam on 90 % of the images, accuracy on the
+   other 10 % after each epoch. It shows how many optimiser steps even a convolutional
+   network spends at chance before it finds the task (without batch norm the same network
+   stayed at exactly ln 2 training loss for 6 epochs).
 
 Prints both and writes ``<out>.csv`` (one row per CNN epoch) and ``<out>.json`` (settings,
 connectivity statistics, CNN accuracies, wall times). This is the evidence behind the
-README's statement that Pathfinder-32 stays at chance in the default CPU experiment.
+README's statement that Pathfinder-32 cannot leave chance within the default CPU budget.
 """
 
 from __future__ import annotations
@@ -81,9 +83,10 @@ def connectivity(images: np.ndarray, labels: np.ndarray, markers: np.ndarray,
 
 
 def small_cnn() -> nn.Module:
-    """Five 3x3 conv layers (32-32-64-64-64 channels), two max pools, global max pool."""
+    """Five 3x3 conv layers (32-32-64-64-64 channels) with batch norm, two max pools,
+    global max pool."""
     def conv(a: int, b: int) -> list[nn.Module]:
-        return [nn.Conv2d(a, b, 3, padding=1), nn.ReLU()]
+        return [nn.Conv2d(a, b, 3, padding=1), nn.BatchNorm2d(b), nn.ReLU()]
     return nn.Sequential(*conv(1, 32), *conv(32, 32), nn.MaxPool2d(2), *conv(32, 64),
                          *conv(64, 64), nn.MaxPool2d(2), *conv(64, 64),
                          nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(64, 2))
@@ -125,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=40_000, help="images to generate")
     parser.add_argument("--level", default="easy", choices=("easy", "intermediate", "hard"))
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2, help="generator processes")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
