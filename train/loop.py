@@ -297,4 +297,5 @@ def _gather_rng(info: DistInfo, cuda: bool = False) -> list[torch.Tensor]:
 def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"CPU ({platform.machine()}, {threads} thread{'s' if threads != 1 else ''})"
