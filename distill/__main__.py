@@ -24,7 +24,7 @@ from .errors import DistillError, DistillWarning, ReadoutError
 from .io import read_readout, read_retention, write_json_atomic
 from .macro_models import MODELS
 from .pipeline import MIN_R2, MIN_SATURATION, WARN_SATURATION, DistillResult, distill
-from .plots import DEFAULT_T, plot_comparison, plot_fit, plot_schedules
+from .plots import DEFAULT_T, QUANTITIES, plot_comparison, plot_fit, plot_schedules
 
 EXIT_INPUT = 2
 
@@ -71,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--out", required=True, type=Path, help="retention JSON to write")
     fit.add_argument("--plot-dir", type=Path, default=None,
                      help="write fit.png and schedules.png here (default: no plots)")
+    fit.add_argument("--quantity", choices=list(QUANTITIES), default="p_l",
+                     help="what the readout's p_l column holds, for the plot labels: the rate "
+                     "model's p^l (default) or the tripartite readout (gamma_s, "
+                     "release_probability)")
     fit.add_argument("--plot-T", type=_positive_int, nargs="+", default=list(DEFAULT_T),
                      metavar="T", help="schedule lengths drawn in schedules.png "
                      f"(default: {' '.join(map(str, DEFAULT_T))})")
@@ -136,7 +140,7 @@ def _run_fit(args: argparse.Namespace) -> None:
     write_json_atomic(args.out, result.to_json())
     written = [str(args.out)]
     if args.plot_dir is not None:
-        plot_fit(result, args.plot_dir / "fit.png")
+        plot_fit(result, args.plot_dir / "fit.png", args.quantity)
         plot_schedules(result.schedules, args.condition, args.plot_dir / "schedules.png",
                        args.plot_T)
         written += [str(args.plot_dir / "fit.png"), str(args.plot_dir / "schedules.png")]

@@ -44,8 +44,23 @@ def _cycle_axis(ax: Axes, tau_cycle_s: float) -> None:
     sec.set_xlabel("STP cycle")
 
 
-def plot_fit(result: DistillResult, path: str | os.PathLike[str]) -> None:
-    """Readout, every fitted candidate and residuals for one condition → PNG at ``path``."""
+#: What the readout column ``p_l`` holds, by simulation readout: (axis label, symbol).
+QUANTITIES = {
+    "p_l": ("mean long-term process $p^l$ (dimensionless)", "$p^l$"),
+    "gamma_s": (r"mean gliotransmitter-bound receptor fraction $\Gamma_S$", r"$\Gamma_S$"),
+    "release_probability": ("mean effective release probability $U_0$", "$U_0$"),
+}
+
+
+def plot_fit(result: DistillResult, path: str | os.PathLike[str],
+             quantity: str = "p_l") -> None:
+    """Readout, every fitted candidate and residuals for one condition → PNG at ``path``.
+
+    quantity: what the readout holds, a key of :data:`QUANTITIES` (axis labels only).
+    """
+    if quantity not in QUANTITIES:
+        raise ValueError(f"quantity must be one of {', '.join(QUANTITIES)}; got {quantity!r}")
+    y_label, symbol = QUANTITIES[quantity]
     ro = result.readout
     t_end = max(ro.duration_s, result.horizon_s)
     grid = np.linspace(0.0, t_end, 600)
@@ -70,8 +85,8 @@ def plot_fit(result: DistillResult, path: str | os.PathLike[str]) -> None:
         ax.text(ro.duration_s, 0.5, " extrapolated fit", va="center", fontsize=8,
                 transform=ax.get_xaxis_transform())
     axr.axhline(0.0, color="0.4", lw=0.8)
-    ax.set_ylabel("mean long-term process $p^l$ (dimensionless)")
-    axr.set_ylabel("residual $p^l$ − fit")
+    ax.set_ylabel(y_label)
+    axr.set_ylabel(f"residual {symbol} − fit")
     axr.set_xlabel("time (s)")
     ax.set_title(f"{result.condition}: LTP readout and macro-model fits "
                  f"(τc = {ro.tau_cycle_s:g} s)")

@@ -166,3 +166,23 @@ def test_module_help_runs() -> None:
                               capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0, proc.stderr
         assert "usage: python -m distill" in proc.stdout
+
+
+def test_fit_plot_labels_name_the_readout_quantity(tmp_path: Path, monkeypatch) -> None:
+    """The tripartite readout (Gamma_S) is labelled as such, not as the rate model's p^l."""
+    import distill.plots as plots
+
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig))
+    csv = _csv(tmp_path, "tri", "sat_exp", dict(A=0.01, tau=8.0, c=0.0))
+    for quantity in ("gamma_s", "p_l"):
+        assert main(["fit", "--readout", str(csv), "--condition", "tri", "--max-segments", "8",
+                     "--out", str(tmp_path / f"{quantity}.json"), "--quantity", quantity,
+                     "--plot-dir", str(tmp_path / quantity)]) == 0
+    gamma_fit, _, p_fit, _ = figures  # fit.png and schedules.png per call
+    gamma_labels = " ".join(a.get_ylabel() for a in gamma_fit.axes)
+    assert "mean gliotransmitter-bound receptor fraction" in gamma_labels
+    assert "residual $\\Gamma_S$" in gamma_labels and "p^l" not in gamma_labels
+    assert "residual $p^l$" in " ".join(a.get_ylabel() for a in p_fit.axes)
+    with pytest.raises(ValueError, match="quantity must be one of"):
+        plots.plot_fit(None, tmp_path / "x.png", "calcium")

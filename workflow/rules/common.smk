@@ -10,6 +10,12 @@ def resolved_params(wildcards):
     return dump_resolved(resolve_condition(config, wildcards.condition))
 
 
+def readout_quantity(wildcards):
+    """What a condition's readout holds: p_l (rate model) or the tripartite readout."""
+    params = resolve_condition(config, wildcards.condition)
+    return params["tripartite"]["readout"] if params["model"] == "tripartite" else "p_l"
+
+
 wildcard_constraints:
     condition="|".join(CONDITIONS),
 

@@ -12,6 +12,7 @@ rule distill:
     params:
         python=PYTHON,
         max_segments=config["retention"]["max_segments"],
+        quantity=readout_quantity,
     log:
         "logs/distill/{condition}.log",
     conda:
@@ -19,7 +20,7 @@ rule distill:
     shell:
         "{params.python} -m distill fit --readout {input.readout} --condition {wildcards.condition} "
         "--max-segments {params.max_segments} --out {output.retention} "
-        "--plot-dir results/plots/{wildcards.condition} > {log} 2>&1"
+        "--quantity {params.quantity} --plot-dir results/plots/{wildcards.condition} > {log} 2>&1"
 
 
 rule compare_conditions:
