@@ -56,6 +56,7 @@ class DistillResult:
     max_segments: int
     schedules: dict[int, np.ndarray]
     warnings: list[str] = field(default_factory=list)
+    warning_kinds: list[str] = field(default_factory=list)  # one of WARNING_KINDS per warning
 
     @property
     def horizon_s(self) -> float:
@@ -115,15 +116,16 @@ def check_readout_shape(readout: Readout, condition: str) -> None:
     diffs = np.diff(y)
     noise = 1.4826 * float(np.median(np.abs(diffs - np.median(diffs)))) / np.sqrt(2)
     if span <= 1e-12 * max(float(np.max(np.abs(y))), 1e-300):
-        raise ReadoutShapeError(f"{where}: readout p_l is flat (constant {y[0]:.6g})")
+        raise ReadoutShapeError(f"{where}: readout p_l is flat (constant {y[0]:.6g})", "flat")
     if rise <= 0:
         raise ReadoutShapeError(
-            f"{where}: readout p_l does not increase (from {y[0]:.6g} to {end:.6g} at the end)"
+            f"{where}: readout p_l does not increase (from {y[0]:.6g} to {end:.6g} at the end)",
+            "no_rise",
         )
     if rise <= NOISE_SIGMAS * noise:
         raise ReadoutShapeError(
             f"{where}: readout p_l shows no clear rise: {rise:.3g} from start to end vs. "
-            f"point-to-point noise {noise:.3g} (need > {NOISE_SIGMAS:g}x)"
+            f"point-to-point noise {noise:.3g} (need > {NOISE_SIGMAS:g}x)", "no_rise"
         )
     smooth = np.convolve(y, np.ones(w) / w, mode="valid")
     peak = float(smooth.max())
@@ -131,14 +133,17 @@ def check_readout_shape(readout: Readout, condition: str) -> None:
     if drop > MAX_DROP * (peak - float(y[0])):
         raise ReadoutShapeError(
             f"{where}: readout p_l rises and then falls by {drop:.3g} "
-            f"({100 * drop / (peak - y[0]):.0f} % of its rise): not a saturating LTP curve"
+            f"({100 * drop / (peak - y[0]):.0f} % of its rise): not a saturating LTP curve",
+            "rise_then_fall",
         )
 
 
-def _warn(messages: list[str], text: str, strict: bool = False) -> None:
+def _warn(messages: list[str], kinds: list[str], kind: str, text: str,
+          strict: bool = False) -> None:
     if strict:
-        raise ReadoutShapeError(f"{text} (strict mode)")
+        raise ReadoutShapeError(f"{text} (strict mode)", "strict")
     messages.append(text)
+    kinds.append(kind)
     warnings.warn(text, DistillWarning, stacklevel=3)
 
 
@@ -162,6 +167,7 @@ def distill(
         raise ValueError(f"max_segments must be an integer >= 1, got {max_segments!r}")
     check_readout_shape(readout, condition)
     messages: list[str] = []
+    kinds: list[str] = []
     cands = fit_candidates(readout.time_s, readout.p_l, readout.tau_cycle_s, max_segments, models)
     ok = [c for c in cands if c.status == "ok"]
     duration = readout.duration_s
@@ -171,7 +177,8 @@ def distill(
             f"condition {condition!r}: readout p_l is still growing at the end of the simulation "
             f"({duration:.6g} s): the {c.name} fit has reached only "
             f"{100 * c.saturation_fraction:.0f} % of its asymptote (need >= "
-            f"{100 * min_saturation:.0f} %); simulate more cycles. Fit: {c.params}"
+            f"{100 * min_saturation:.0f} %); simulate more cycles. Fit: {c.params}",
+            "not_saturated",
         )
 
     try:
@@ -185,22 +192,26 @@ def distill(
     if selected.saturation_fraction < min_saturation:
         raise not_saturating(selected)
     if selected.saturation_fraction < warn_saturation:
-        _warn(messages, f"condition {condition!r}: selected {selected.name} fit reaches only "
-                        f"{100 * selected.saturation_fraction:.0f} % of its asymptote by the end "
-                        "of the simulation; the readout is not fully saturated", strict)
+        _warn(messages, kinds, "weakly_saturated",
+              f"condition {condition!r}: selected {selected.name} fit reaches only "
+              f"{100 * selected.saturation_fraction:.0f} % of its asymptote by the end "
+              "of the simulation; the readout is not fully saturated", strict)
     if selected.r2 < min_r2:
-        _warn(messages, f"condition {condition!r}: selected {selected.name} fit has "
-                        f"R² = {selected.r2:.4f} < {min_r2}", strict)
+        _warn(messages, kinds, "poor_fit",
+              f"condition {condition!r}: selected {selected.name} fit has "
+              f"R² = {selected.r2:.4f} < {min_r2}", strict)
     best_overall = min(ok, key=lambda c: c.aic)
     if best_overall is not selected and not best_overall.eligible:
-        _warn(messages, f"condition {condition!r}: {best_overall.name} fits better "
-                        f"(ΔAIC = {selected.aic - best_overall.aic:.1f} in its favour) but is "
-                        f"ineligible ({best_overall.reason}); using {selected.name}", strict)
+        _warn(messages, kinds, "better_ineligible",
+              f"condition {condition!r}: {best_overall.name} fits better "
+              f"(ΔAIC = {selected.aic - best_overall.aic:.1f} in its favour) but is "
+              f"ineligible ({best_overall.reason}); using {selected.name}", strict)
     horizon = max_segments * readout.tau_cycle_s
     if horizon > duration * (1 + 1e-9):
-        _warn(messages, f"condition {condition!r}: schedules up to T = {max_segments} need the "
-                        f"curve up to {horizon:.6g} s, beyond the simulated {duration:.6g} s: "
-                        "the fit is extrapolated there")
+        _warn(messages, kinds, "extrapolated",
+              f"condition {condition!r}: schedules up to T = {max_segments} need the "
+              f"curve up to {horizon:.6g} s, beyond the simulated {duration:.6g} s: "
+              "the fit is extrapolated there")
     schedules = retention_schedules(selected.curve, readout.tau_cycle_s, max_segments)
     return DistillResult(condition, readout, cands, selected, int(max_segments), schedules,
-                         messages)
+                         messages, kinds)

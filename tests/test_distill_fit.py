@@ -179,20 +179,22 @@ def _curve_readout(f, noise: float = 0.0, n_cycles: int = N_CYCLES):
 
 
 @pytest.mark.parametrize(
-    ("f", "noise", "match"),
+    ("f", "noise", "match", "kind"),
     [
-        (lambda t: np.full_like(t, 0.3), 0.0, "flat"),
-        (lambda t: 0.01 * np.exp(-t / 10), 0.0, "does not increase"),
-        (lambda t: np.zeros_like(t), 1e-3, "no clear rise"),
-        (lambda t: 0.01 * (1 - np.exp(-t / 5)) * np.exp(-t / 40), 0.0, "rises and then falls"),
-        (lambda t: 1e-3 * t, 1e-4, "still growing"),
-        (lambda t: 0.01 * (1 - np.exp(-t / 200)), 1e-5, "still growing"),
+        (lambda t: np.full_like(t, 0.3), 0.0, "flat", "flat"),
+        (lambda t: 0.01 * np.exp(-t / 10), 0.0, "does not increase", "no_rise"),
+        (lambda t: np.zeros_like(t), 1e-3, "no clear rise", "no_rise"),
+        (lambda t: 0.01 * (1 - np.exp(-t / 5)) * np.exp(-t / 40), 0.0, "rises and then falls",
+         "rise_then_fall"),
+        (lambda t: 1e-3 * t, 1e-4, "still growing", "not_saturated"),
+        (lambda t: 0.01 * (1 - np.exp(-t / 200)), 1e-5, "still growing", "not_saturated"),
     ],
     ids=["flat", "decreasing", "noise", "overshoot", "linear", "slow-exp"],
 )
-def test_bad_readout_shapes_raise(f, noise: float, match: str) -> None:
-    with pytest.raises(ReadoutShapeError, match=rf"'cond-x'.*{match}"):
+def test_bad_readout_shapes_raise(f, noise: float, match: str, kind: str) -> None:
+    with pytest.raises(ReadoutShapeError, match=rf"'cond-x'.*{match}") as err:
         distill(_curve_readout(f, noise), "cond-x", 32)
+    assert err.value.kind == kind  # what programs read instead of the message
 
 
 def test_weak_saturation_warns_and_strict_raises() -> None:
@@ -200,8 +202,10 @@ def test_weak_saturation_warns_and_strict_raises() -> None:
     with pytest.warns(DistillWarning, match="not fully saturated"):
         res = distill(ro, "slowish", 32)
     assert 0.5 < res.selected.saturation_fraction < 0.9
-    with pytest.raises(ReadoutShapeError, match="strict"):
+    assert res.warning_kinds == ["weakly_saturated"] and len(res.warnings) == 1
+    with pytest.raises(ReadoutShapeError, match="strict") as err:
         distill(ro, "slowish", 32, strict=True)
+    assert err.value.kind == "strict"
 
 
 def test_extrapolation_is_recorded() -> None:
@@ -211,5 +215,12 @@ def test_extrapolation_is_recorded() -> None:
         res = distill(ro, "long", 4 * N_CYCLES)
     assert any("extrapolated" in str(w.message) for w in caught)
     assert res.to_json()["extrapolated_beyond_s"] == pytest.approx(N_CYCLES * TAU_C)
+    assert res.warning_kinds == ["extrapolated"]
     short = distill(ro, "short", N_CYCLES)
     assert short.to_json()["extrapolated_beyond_s"] is None and short.warnings == []
+    assert short.warning_kinds == []
+
+
+def test_shape_error_kinds_are_checked() -> None:
+    with pytest.raises(ValueError, match="kind must be one of"):
+        ReadoutShapeError("message", "wobbly")

@@ -44,15 +44,17 @@ FITTED = ("ok", "poor fit", "weakly saturated")
 
 # --- one point --------------------------------------------------------------------------------
 
+#: Point status of each ReadoutShapeError kind (distill.errors.SHAPE_KINDS).
+SHAPE_STATUS = {"flat": "no rise", "no_rise": "no rise", "rise_then_fall": "failed",
+                "not_saturated": "not saturated", "strict": "failed"}
+#: Point status of the warnings that flag a usable fit (others leave it "ok").
+WARNING_STATUS = {"weakly_saturated": "weakly saturated", "poor_fit": "poor fit"}
+
+
 def classify(error: DistillError) -> str:
-    """Status of a point whose readout distill refused."""
-    text = str(error)
+    """Status of a point whose readout distill refused (by the error's type and kind)."""
     if isinstance(error, ReadoutShapeError):
-        if "still growing" in text:
-            return "not saturated"
-        if "rises and then falls" in text:
-            return "failed"
-        return "no rise"
+        return SHAPE_STATUS[error.kind]
     if isinstance(error, NoEligibleModelError):
         return "no eligible model"
     return "failed"
@@ -74,10 +76,10 @@ def fit_point(readout_path: str | Path, params: dict[str, Any], max_segments: in
         return out
     out["retention"] = result.to_json()
     out["warnings"] = list(result.warnings)
-    for status, marker in (("weakly saturated", "not fully saturated"), ("poor fit", "R² =")):
-        if any(marker in w for w in result.warnings):
+    for kind, status in WARNING_STATUS.items():  # in order: the first flag found wins
+        if kind in result.warning_kinds:
             out["status"] = status
-            out["reason"] = next(w for w in result.warnings if marker in w)
+            out["reason"] = result.warnings[result.warning_kinds.index(kind)]
             break
     return out
 
