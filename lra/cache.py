@@ -5,6 +5,9 @@ for Retrieval, tokens2 and offsets2) and `manifest.json`. The key is a SHA-256 o
 name, the tokenisation settings, a format version and, for every source file, its path
 relative to the data root, its size in bytes and its modification time (ns).
 
+When an entry is written, the entries it supersedes (same task, data root and settings,
+other source files) are deleted, so regenerating data does not pile up old caches.
+
 Writes are atomic: everything, the manifest last, goes into a hidden temporary folder that
 is renamed into place with `os.replace`. A run killed at any point leaves either no folder
 under the final name or a complete one; a folder without a valid manifest, or whose files
@@ -133,6 +136,28 @@ def _write_text_synced(path: Path, text: str) -> None:
         os.fsync(f.fileno())
 
 
+def prune_superseded(cache_dir: Path, task: str, key: str, settings: dict,
+                     root: Path) -> list[Path]:
+    """Delete the entries that ``key`` replaces: same task, root and settings, other source
+    files (the data were regenerated or changed). Entries made with other settings (another
+    sequence length or level) are kept. Returns the deleted folders.
+    """
+    removed = []
+    for folder in sorted(cache_dir.glob(f"{task}-*")):
+        if folder.name == f"{task}-{key}" or not folder.is_dir():
+            continue
+        try:
+            manifest = json.loads((folder / MANIFEST).read_text())
+        except (OSError, ValueError):
+            continue  # not ours to judge: leave it
+        same = (manifest.get("task") == task and manifest.get("root") == str(root)
+                and manifest.get("settings") == json.loads(json.dumps(settings)))
+        if same:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
 def load_or_build(
     cache_dir: Path | str,
     task: str,
@@ -151,6 +176,7 @@ def load_or_build(
         return cached
     splits = build()
     write_cache(folder, key, splits, {"task": task, "settings": settings, "root": str(root)})
+    prune_superseded(Path(cache_dir), task, key, settings, root)
     if mmap:
         cached = read_cache(folder, key, mmap=True)
         if cached is not None:

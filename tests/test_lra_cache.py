@@ -65,6 +65,29 @@ def test_changed_source_rebuilds(tmp_path, monkeypatch):
     path.write_text(path.read_text() + "( ( [MIN 1 ) ] )\t1\n")
     splits = load_splits("listops", tmp_path, tmp_path / "cache", progress=False)
     assert reads.calls == 2 and len(splits["val"]) == 4
+    assert len(folders(tmp_path / "cache")) == 1  # the superseded entry is gone
+
+
+def test_only_superseded_entries_are_pruned(tmp_path):
+    """Same settings + new sources replaces the old entry; other settings stay cached."""
+    folder = write_listops(tmp_path)
+    sources = sorted(folder.iterdir())
+    split = TokenSplit(tokens=np.arange(4, dtype=np.uint16), offsets=np.array([0, 2, 4]),
+                       labels=np.array([0, 1]))
+    build = lambda: {"train": split}  # noqa: E731
+    cache_dir = tmp_path / "cache"
+    for seq_len in (8, 16):
+        cache.load_or_build(cache_dir, "listops", {"seq_len": seq_len}, tmp_path, sources, build)
+    old = folders(cache_dir)
+    assert len(old) == 2
+    stat = sources[0].stat()
+    os.utime(sources[0], ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    cache.load_or_build(cache_dir, "listops", {"seq_len": 8}, tmp_path, sources, build)
+    now = folders(cache_dir)
+    assert len(now) == 2 and len(set(now) & set(old)) == 1  # seq_len 16 kept, 8 replaced
+    keep = next(iter(set(now) & set(old)))
+    assert json.loads((cache_dir / keep / "manifest.json").read_text())["settings"] == {
+        "seq_len": 16}
 
 
 def test_mtime_alone_changes_key(tmp_path):
