@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataFormatError, missing_data_error
+from .errors import DataFormatError, check_label_range, missing_data_error
 from .splits import TokenSplit, from_fixed
 from .tokenizers import rgb_to_lra_gray
 
@@ -61,11 +61,7 @@ def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise DataFormatError(
             path, "b'labels'", f"{labels.shape[0]} labels for {data.shape[0]} images"
         )
-    bad = np.flatnonzero((labels < 0) | (labels >= NUM_CLASSES))
-    if bad.size:
-        raise DataFormatError(
-            path, f"index {bad[0]}", f"label {labels[bad[0]]} outside 0..{NUM_CLASSES - 1}"
-        )
+    check_label_range(path, labels, NUM_CLASSES)
     rgb = data.reshape(-1, 3, SIDE, SIDE).transpose(0, 2, 3, 1)  # (n, 32, 32, 3)
     return rgb_to_lra_gray(rgb).reshape(-1, SIDE * SIDE), labels
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 # Where each task's raw data comes from, and the layout the loaders expect under --root.
 # The LRA release archive holds ListOps, AAN (Retrieval) and Pathfinder; IMDB and CIFAR-10
 # are the original public releases that LRA took from TensorFlow Datasets.
@@ -72,6 +74,15 @@ class DataFormatError(ValueError):
         self.where = where
         self.problem = problem
         super().__init__(f"{path}: {where}: {problem}")
+
+
+def check_label_range(path: str | Path, labels: np.ndarray, num_classes: int) -> None:
+    """Raise DataFormatError naming the first label (array index) outside 0..num_classes-1."""
+    bad = np.flatnonzero((labels < 0) | (labels >= num_classes))
+    if bad.size:
+        raise DataFormatError(
+            path, f"index {bad[0]}", f"label {labels[bad[0]]} outside 0..{num_classes - 1}"
+        )
 
 
 def missing_data_error(task: str, path: str | Path) -> FileNotFoundError:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .cifar import split_train_val
-from .errors import DataFormatError, missing_data_error
+from .errors import DataFormatError, check_label_range, missing_data_error
 from .splits import TokenSplit, from_fixed
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -82,11 +82,7 @@ def read_idx_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.
         raise DataFormatError(
             labels_path, "header", f"{len(labels)} labels for {len(images)} images"
         )
-    bad = np.flatnonzero((labels < 0) | (labels >= NUM_CLASSES))
-    if bad.size:
-        raise DataFormatError(
-            labels_path, f"index {bad[0]}", f"label {labels[bad[0]]} outside 0..{NUM_CLASSES - 1}"
-        )
+    check_label_range(labels_path, labels, NUM_CLASSES)
     return images.reshape(len(images), -1), labels
 
 
