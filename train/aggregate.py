@@ -65,15 +65,26 @@ def chance_mark(p: float) -> str:
     return " (chance)" if p >= CHANCE_P else ""
 
 
-def accuracy_markdown(table: pd.DataFrame, skipped: dict[str, str]) -> str:
-    """Tasks as rows, variants as columns, cells "mean ± std" in %."""
-    cells = table.assign(cell=[f"{100 * m:.1f} ± {100 * s:.1f}{chance_mark(p)}"
-                               for m, s, p in zip(table["test_acc_mean"], table["test_acc_std"],
-                                                  table["p_above_chance"], strict=True)])
+def accuracy_pivot(table: pd.DataFrame, show_seeds: bool = False) -> pd.DataFrame:
+    """Tasks as rows (index task_title), "majority class" then the variants as columns, in
+    configuration order; cells "mean ± std" in % (with "(n=seeds)" if show_seeds) and the
+    chance mark. A table without p-values (written before the test existed) gets no marks."""
+    p_values = table.get("p_above_chance", pd.Series(float("nan"), index=table.index))
+    seeds = [f" (n={n})" if show_seeds else "" for n in table["seeds"]]
+    cells = table.assign(cell=[f"{100 * m:.1f} ± {100 * s:.1f}{n}{chance_mark(p)}"
+                               for m, s, n, p in zip(table["test_acc_mean"],
+                                                     table["test_acc_std"], seeds, p_values,
+                                                     strict=True)])
     pivot = cells.pivot(index="task_title", columns="variant", values="cell").fillna("—")
     pivot = pivot.loc[in_order(table["task_title"]), in_order(table["variant"])]
     majority = table.groupby("task_title")["majority_acc"].first()
     pivot.insert(0, "majority class", [f"{100 * majority[t]:.1f}" for t in pivot.index])
+    return pivot
+
+
+def accuracy_markdown(table: pd.DataFrame, skipped: dict[str, str]) -> str:
+    """Tasks as rows, variants as columns, cells "mean ± std" in %."""
+    pivot = accuracy_pivot(table)
     lines = ["| task | " + " | ".join(pivot.columns) + " |",
              "|---" * (len(pivot.columns) + 1) + "|"]
     for task, row in pivot.iterrows():

@@ -21,7 +21,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from train.aggregate import CHANCE_P, chance_mark, in_order  # noqa: E402
+from train.aggregate import CHANCE_P, accuracy_pivot  # noqa: E402
 
 #: Paper Table (spec section 7): official LRA, full scale, GPU. Test accuracy in %.
 PAPER_ACCURACY = {
@@ -116,17 +116,7 @@ def _accuracy_section(results: Path) -> str:
     devices = ", ".join(sorted(set(runs["device"].astype(str))))
     parts.append(f'<p><span class="label">this run: {html.escape(devices)}; reduced scale; '
                  "see the data note of every task</span></p>")
-    # (tables written before the test existed have no p-values: no marks)
-    marks = (acc["p_above_chance"] if "p_above_chance" in acc
-             else pd.Series(float("nan"), index=acc.index)).map(chance_mark)
-    cells = acc.assign(cell=[f"{100 * m:.1f} ± {100 * s:.1f} (n={n}){mark}" for m, s, n, mark in
-                             zip(acc["test_acc_mean"], acc["test_acc_std"], acc["seeds"], marks,
-                                 strict=True)])
-    pivot = cells.pivot(index="task_title", columns="variant", values="cell").fillna("—")
-    pivot = pivot.loc[in_order(acc["task_title"]), in_order(acc["variant"])]
-    pivot = pivot.reset_index()
-    majority = acc.groupby("task_title")["majority_acc"].first()
-    pivot.insert(1, "majority class", [f"{100 * majority[t]:.1f}" for t in pivot["task_title"]])
+    pivot = accuracy_pivot(acc, show_seeds=True).reset_index()
     pivot = pivot.rename(columns={"task_title": "task (test accuracy %, mean ± std over seeds)"})
     parts.append(_table(pivot))
     parts.append(f"<p class='note'>n = seeds. (chance): not above the majority class "
