@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DistillWarning, NoEligibleModelError, ReadoutShapeError
+from .errors import WARNING_KINDS, DistillWarning, NoEligibleModelError, ReadoutShapeError
 from .fit import CandidateFit, fit_candidates, select_model
 from .io import Readout
 from .retention import retention_schedules
@@ -140,6 +140,8 @@ def check_readout_shape(readout: Readout, condition: str) -> None:
 
 def _warn(messages: list[str], kinds: list[str], kind: str, text: str,
           strict: bool = False) -> None:
+    if kind not in WARNING_KINDS:
+        raise ValueError(f"warning kind must be one of {WARNING_KINDS}, got {kind!r}")
     if strict:
         raise ReadoutShapeError(f"{text} (strict mode)", "strict")
     messages.append(text)
