@@ -110,8 +110,8 @@ def value_column(name: str, unit: str) -> str:
 
 
 def curve_summary(retention: dict) -> dict[str, float]:
-    """Plateau p(∞), rise, time to 63.2 % of the rise (s) and the time constant τ (s) of a
-    saturating exponential (NaN for other models)."""
+    """Plateau p(∞), rise, time to 63.2 % of the rise (s) and the fitted LTP time constant
+    τ_LTP (s) of forms that have one (sat_exp, exp_onset; NaN for other models)."""
     macro = retention["macro_model"]
     curve = FittedCurve.from_dict(macro["name"], macro["params"])
     total = float(curve.increment(0.0, np.inf))
@@ -124,7 +124,12 @@ def curve_summary(retention: dict) -> dict[str, float]:
         while float(curve.increment(0.0, hi)) < 0.632 * total and hi < 1e9:
             hi *= 2
         t63 = brentq(lambda t: float(curve.increment(0.0, t)) - 0.632 * total, 0.0, hi)
-    tau = macro["params"].get("tau", math.nan) if macro["name"] == "sat_exp" else math.nan
+    tau = math.nan
+    derived = retention.get("derived") or {}
+    if str(derived.get("tau_ltp_definition", "")).startswith("fitted"):
+        tau = float(derived["tau_ltp_s"])
+    elif macro["name"] == "sat_exp":  # retention files written before "derived" existed
+        tau = macro["params"].get("tau", math.nan)
     return {"plateau": p0 + total, "rise": total, "t63_s": t63, "tau_s": tau}
 
 
