@@ -60,6 +60,10 @@ def classify(error: DistillError) -> str:
     return "failed"
 
 
+#: bootstrap resamples over pairs per sweep point (fewer than a condition's 200: many points)
+SWEEP_BOOTSTRAP = 50
+
+
 def fit_point(readout_path: str | Path, params: dict[str, Any], max_segments: int) -> dict:
     """Distill one sweep point; never raises for a readout that cannot be distilled."""
     sweep = params.get("sweep", {})
@@ -70,7 +74,7 @@ def fit_point(readout_path: str | Path, params: dict[str, Any], max_segments: in
         readout = read_readout(readout_path)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DistillWarning)
-            result = distill(readout, params["condition"], max_segments)
+            result = distill(readout, params["condition"], max_segments, n_boot=SWEEP_BOOTSTRAP)
     except DistillError as err:
         out.update(status=classify(err), reason=str(err))
         return out
