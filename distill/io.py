@@ -221,7 +221,9 @@ def validate_retention(payload: dict[str, Any], atol: float = 1e-9) -> None:
          "candidates": [{"name": str, "params": {...}, "r2": float | null,
                          "aic": float | null, ...}, ...],
          "tau_cycle_s": float,
-         "schedules": {"<T>": [RF(1,T), ..., RF(T,T)], ...}}
+         "schedules": {"<T>": [RF(1,T), ..., RF(T,T)], ...},
+         "derived": {"tau_ltp_s", "tau_ltp_cycles", "plateau", "cycles_to_90",
+                     "shape_ratio_16": float | null, ...}}          # optional
 
     and every schedule is positive, non-increasing and sums to 1 within ``atol``.
     """
@@ -255,6 +257,12 @@ def validate_retention(payload: dict[str, Any], atol: float = 1e-9) -> None:
             need(key in cand and (cand[key] is None or _is_float(cand[key])),
                  f"candidate {cand['name']}: {key!r} must be a float or null")
     need(_is_float(payload["tau_cycle_s"]) and payload["tau_cycle_s"] > 0, "bad 'tau_cycle_s'")
+    derived = payload.get("derived")  # optional: files written before it existed lack it
+    if derived is not None:
+        need(isinstance(derived, dict), "'derived' must be an object")
+        for key in ("tau_ltp_s", "tau_ltp_cycles", "plateau", "cycles_to_90", "shape_ratio_16"):
+            need(key in derived and (derived[key] is None or _is_float(derived[key])),
+                 f"'derived.{key}' must be a finite float or null")
     schedules = payload["schedules"]
     need(isinstance(schedules, dict) and schedules, "'schedules' must be a non-empty object")
     for key, rf in schedules.items():

@@ -263,3 +263,12 @@ def test_distill_rule_copies_warnings_to_stderr(tmp_path: Path) -> None:
                            command.replace(str(_weak_csv(tmp_path)), str(bad))],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "error: condition 'weak'" in proc.stderr
+
+
+def test_validation_names_a_bad_derived_quantity() -> None:
+    payload = distill(_onset_readout(0), "onset", 16).to_json()
+    payload["derived"]["tau_ltp_s"] = "ten seconds"
+    with pytest.raises(ValueError, match="derived.tau_ltp_s"):
+        validate_retention(payload)
+    del payload["derived"]  # older files without it stay readable
+    validate_retention(payload)
