@@ -16,14 +16,18 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
+# the distill package of this checkout, even when the workflow runs in another directory
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from distill import (
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from distill import (  # noqa: E402
     DistillError,
     DistillWarning,
     NoEligibleModelError,
@@ -32,8 +36,8 @@ from distill import (
     read_readout,
     write_json_atomic,
 )
-from distill.io import atomic_write
-from distill.macro_models import FittedCurve
+from distill.io import atomic_write  # noqa: E402
+from distill.macro_models import FittedCurve  # noqa: E402
 
 #: Point statuses, from good to bad.
 STATUSES = ("ok", "poor fit", "weakly saturated", "not saturated", "no rise",
