@@ -20,6 +20,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from .derived import BOOTSTRAP_N
 from .errors import DistillError, DistillWarning, ReadoutError
 from .io import read_readout, read_retention, write_json_atomic
 from .macro_models import MODELS
@@ -89,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"warn if the selected fit has a lower R² (default {MIN_R2})")
     fit.add_argument("--strict", action="store_true",
                      help="treat every warning except extrapolation as an error")
+    fit.add_argument("--bootstrap", type=int, default=BOOTSTRAP_N, metavar="N",
+                     help="bootstrap resamples over pairs for readouts with pair_* columns "
+                     f"(0: none; default {BOOTSTRAP_N})")
+    fit.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
 
     cmp_ = sub.add_parser(
         "compare", help="plot several conditions side by side",
@@ -110,19 +115,30 @@ def _summary(result: DistillResult) -> str:
     lines = [
         f"distill {result.condition}: {ro.source} ({ro.n_points} points, τc = "
         f"{ro.tau_cycle_s:g} s, duration {ro.duration_s:g} s)",
-        f"  {'candidate':<11}{'eligible':<10}{'R²':>9}{'AIC':>12}{'ΔAIC':>9}",
+        f"  {'candidate':<11}{'eligible':<10}{'R²':>9}{'AICc':>12}{'ΔAICc':>9}",
     ]
     for c in result.candidates:
         if c.status != "ok":
             lines.append(f"  {c.name:<11}{'no':<10}{'fit failed: ' + str(c.reason):>30}")
             continue
         mark = "  <- selected" if c is sel else ("" if c.eligible else f"  ({c.reason[:60]}...)")
+        aicc = c.aicc if c.aicc is not None else c.aic
+        delta = c.delta_aicc if c.delta_aicc is not None else c.delta_aic
         lines.append(f"  {c.name:<11}{'yes' if c.eligible else 'no':<10}{c.r2:>9.5f}"
-                     f"{c.aic:>12.1f}{c.delta_aic:>9.1f}{mark}")
+                     f"{aicc:>12.1f}{delta:>9.1f}{mark}")
     params = ", ".join(f"{k} = {v:.5g} ± {sel.stderr[k]:.2g}" for k, v in sel.params.items())
     T = result.max_segments
     rf = result.schedules[T]
     lines.append(f"  selected {sel.name}: {params}")
+    d = result.derived
+    shape = "n/a" if d["shape_ratio_16"] is None else f"{d['shape_ratio_16']:.3g}"
+    lines.append(f"  τ_LTP = {d['tau_ltp_s']:.4g} s = {d['tau_ltp_cycles']:.3g} cycles "
+                 f"({d['tau_ltp_definition']}), plateau {d['plateau']:.4g}, 90 % after "
+                 f"{d['cycles_to_90']:.3g} cycles, RF(1,16)/RF(16,16) = {shape}")
+    if result.bootstrap is not None and "tau_ltp_s" in result.bootstrap["ci95"]:
+        lo, hi = result.bootstrap["ci95"]["tau_ltp_s"]
+        lines.append(f"  τ_LTP 95 % bootstrap interval over {result.bootstrap['n_pairs']} pairs:"
+                     f" [{lo:.4g}, {hi:.4g}] s")
     lines.append(f"  schedules T = 1..{T}: RF(1, {T}) = {rf[0]:.4g}, RF({T}, {T}) = {rf[-1]:.4g}")
     return "\n".join(lines)
 
@@ -135,9 +151,11 @@ def _run_fit(args: argparse.Namespace) -> None:
     result = distill(
         readout, args.condition, args.max_segments, models=args.models,
         min_saturation=args.min_saturation, warn_saturation=args.warn_saturation,
-        min_r2=args.min_r2, strict=args.strict,
+        min_r2=args.min_r2, strict=args.strict, n_boot=args.bootstrap, seed=args.seed,
     )
-    write_json_atomic(args.out, result.to_json())
+    payload = result.to_json()
+    payload["quantity"] = args.quantity
+    write_json_atomic(args.out, payload)
     written = [str(args.out)]
     if args.plot_dir is not None:
         plot_fit(result, args.plot_dir / "fit.png", args.quantity)

@@ -23,12 +23,26 @@ with n the number of readout points and k the number of curve parameters. The er
 not counted in k: that adds the same 2 to every candidate and does not change the ranking. RSS
 is floored at n·(2⁻⁵² · max|p|)² so that an exact fit gives a finite AIC.
 
-Eligibility (project decision, spec §1: RF must be positive and non-increasing): a fitted,
-identifiable candidate is eligible only if its increments over cycles,
+Weights. With a per-point standard deviation ``sigma`` (the tripartite readout's spread across
+pairs divided by √n_pairs) the fit minimises Σ (r_i/σ_i)² and RSS in the criteria is that
+weighted sum; R² stays unweighted. Without it every point weighs the same.
+
+Anchor (project decision): the offset is bounded to within ``offset_halfwidth`` rises of the
+readout's first point: 2 % of the rise, or 3 noise SDs if the readout is noisier (noise from the
+second differences, 1.4826 · MAD / √6). A candidate whose p(0) is further from the readout's
+start than that (a logistic whose inflection lies before t = 0) is ineligible.
+
+Eligibility (project decision, RF must be positive and non-increasing): a fitted, identifiable,
+anchored candidate is eligible only if the increments of its retention curve over cycles,
 p(t·τc) − p((t−1)·τc) for t = 1..T_max (T_max = the largest number of segments), are all positive
-and non-increasing (see :func:`distill.retention.increments_problem`). Ineligible candidates are
-reported with ``eligible = false`` and a ``reason``. Selection: lowest AIC among eligible
-candidates (ties: fewer parameters, then the order of :data:`~distill.macro_models.MODELS`).
+and non-increasing (see :func:`distill.retention.increments_problem`; the retention curve of an
+onset form is its exponential without the onset, :meth:`FittedCurve.retention_curve`).
+Ineligible candidates are reported with ``eligible = false`` and a ``reason``.
+
+Selection (:func:`select_model`): the simplest eligible candidate whose AICc is within
+``DELTA_AICC`` = 10 of the lowest eligible AICc. "Simplest" = fewest parameters, then the order
+of :data:`~distill.macro_models.MODELS` (mechanistic forms first). A more flexible curve must
+therefore be clearly better (ΔAICc > 10: the simpler one has essentially no support) to win.
 """
 
 from __future__ import annotations
@@ -45,6 +59,9 @@ from .errors import NoEligibleModelError
 from .macro_models import MODELS, FittedCurve, MacroModel, get_model, scale_factors, to_physical
 from .retention import cycle_increments, increments_problem
 
+DELTA_AICC = 10.0  # a more complex candidate must lower AICc by more than this to be selected
+ANCHOR_RISE = 0.02  # offset bound and p(0) tolerance, share of the rise (widened by the noise)
+ANCHOR_NOISE_SIGMAS = 3.0
 MAX_COND = 1e8  # condition number of the column-normalised Jacobian beyond which: not identifiable
 MAXFEV_PER_PARAM = 300
 
@@ -67,6 +84,8 @@ class CandidateFit:
     eligible: bool = False
     reason: str | None = None
     delta_aic: float | None = None
+    delta_aicc: float | None = None
+    p0: float | None = None
     curve: FittedCurve | None = None
     residuals: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
@@ -84,6 +103,8 @@ class CandidateFit:
             "aic": self.aic,
             "aicc": self.aicc,
             "delta_aic": self.delta_aic,
+            "delta_aicc": self.delta_aicc,
+            "p0": self.p0,
             "saturation_fraction": self.saturation_fraction,
             "eligible": self.eligible,
             "reason": self.reason,
@@ -127,17 +148,48 @@ def _interior(p0: Sequence[float], lo: np.ndarray, hi: np.ndarray) -> np.ndarray
     return np.clip(p, lo + margin, hi - margin)
 
 
+def noise_sd(y: np.ndarray) -> float:
+    """Point-to-point noise SD of a smooth curve plus white noise: 1.4826 · MAD(Δ²y) / √6."""
+    d2 = np.diff(np.asarray(y, dtype=float), 2)
+    if d2.size == 0:
+        return 0.0
+    return 1.4826 * float(np.median(np.abs(d2 - np.median(d2)))) / np.sqrt(6.0)
+
+
+def anchor_halfwidth(p_l: np.ndarray, sigma: np.ndarray | None = None) -> float:
+    """Half-width of the offset anchor in rises: ``ANCHOR_RISE`` or ``ANCHOR_NOISE_SIGMAS``
+    noise SDs at the first point (``sigma[0]`` if given and positive, else :func:`noise_sd`)."""
+    y = np.asarray(p_l, dtype=float)
+    rise = float(y.max() - y[0])
+    if not rise > 0:
+        return ANCHOR_RISE
+    noise = float(sigma[0]) if sigma is not None and sigma[0] > 0 else noise_sd(y)
+    return max(ANCHOR_RISE, ANCHOR_NOISE_SIGMAS * noise / rise)
+
+
 def fit_candidate(
     model: MacroModel,
     time_s: np.ndarray,
     p_l: np.ndarray,
     tau_cycle_s: float,
     horizon_segments: int,
+    sigma: np.ndarray | None = None,
+    offset_halfwidth: float | None = None,
 ) -> CandidateFit:
     """Fit one candidate to a readout (time in s, p^l dimensionless) and judge its eligibility
-    over ``horizon_segments`` cycles of ``tau_cycle_s`` s. Never raises for a bad fit."""
+    over ``horizon_segments`` cycles of ``tau_cycle_s`` s. Never raises for a bad fit.
+
+    ``sigma``: per-point SD of p^l (weights 1/σ²; None: equal weights). ``offset_halfwidth``:
+    anchor of the offset in rises (default :func:`anchor_halfwidth`).
+    """
     t = np.asarray(time_s, dtype=float)
     y = np.asarray(p_l, dtype=float)
+    if sigma is not None:
+        sigma = np.asarray(sigma, dtype=float)
+        if sigma.shape != y.shape or not np.all(np.isfinite(sigma)) or np.any(sigma <= 0):
+            raise ValueError("sigma must be positive, finite and one per readout point")
+    if offset_halfwidth is None:
+        offset_halfwidth = anchor_halfwidth(y, sigma)
     n, k = t.size, model.n_params
     result = CandidateFit(name=model.name, n_params=k, status="failed")
     if n <= k:
@@ -149,7 +201,8 @@ def fit_candidate(
         result.reason = "fit failed: readout has no duration or no rise"
         return result
     tn, yn = t / duration, (y - y0) / rise
-    lo, hi = model.bounds()
+    sn = None if sigma is None else sigma / rise
+    lo, hi = model.bounds(offset_halfwidth)
 
     best: tuple[float, np.ndarray, np.ndarray] | None = None
     errors: list[str] = []
@@ -162,13 +215,14 @@ def fit_candidate(
                 with np.errstate(all="ignore"):
                     popt, pcov = curve_fit(
                         model.func, tn, yn, p0=_interior(p0, lo, hi), bounds=(lo, hi),
-                        method="trf", maxfev=MAXFEV_PER_PARAM * k,
+                        method="trf", maxfev=MAXFEV_PER_PARAM * k, sigma=sn,
                     )
         except (RuntimeError, ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
             errors.append(f"{type(exc).__name__}: {exc}")
             continue
         with np.errstate(all="ignore"):
-            rss_n = float(np.sum((model.func(tn, *popt) - yn) ** 2))
+            res_n = model.func(tn, *popt) - yn
+            rss_n = float(np.sum(res_n**2 if sn is None else (res_n / sn) ** 2))
         if np.isfinite(rss_n) and (best is None or rss_n < best[0]):
             best = (rss_n, popt, pcov)
     if best is None:
@@ -184,7 +238,11 @@ def fit_candidate(
     residuals = y - curve(t)
     rss = float(np.sum(residuals**2))
     tss = float(np.sum((y - y.mean()) ** 2))
-    aic, aicc = information_criteria(rss, n, k, float(np.max(np.abs(y))))
+    if sigma is None:
+        aic, aicc = information_criteria(rss, n, k, float(np.max(np.abs(y))))
+    else:  # weighted: Σ (r/σ)², in units of the weights
+        aic, aicc = information_criteria(float(np.sum((residuals / sigma) ** 2)), n, k,
+                                         float(np.max(np.abs(y) / sigma)))
 
     result.status = "ok"
     result.params = dict(zip(model.param_names, curve.params, strict=True))
@@ -194,6 +252,7 @@ def fit_candidate(
     result.r2 = 1.0 - rss / tss
     result.aic, result.aicc = aic, aicc
     result.saturation_fraction = curve.saturation_fraction(duration)
+    result.p0 = float(curve(0.0))
     if errors:
         result.notes.append(f"{len(errors)} of the starting points failed ({errors[-1]})")
 
@@ -211,7 +270,13 @@ def fit_candidate(
         )
         return result
     result.stderr = dict(zip(model.param_names, (float(s) for s in stderr), strict=True))
-    problem = increments_problem(cycle_increments(curve, tau_cycle_s, horizon_segments))
+    anchor_tol = offset_halfwidth * rise * (1 + 1e-6)
+    if abs(result.p0 - y0) > anchor_tol:
+        result.reason = (f"p(0) = {result.p0:.4g} is {abs(result.p0 - y0):.3g} from the readout's "
+                         f"start {y0:.4g} (allowed {anchor_tol:.3g}): not anchored")
+        return result
+    problem = increments_problem(cycle_increments(curve.retention_curve(), tau_cycle_s,
+                                                  horizon_segments))
     if problem is not None:
         result.reason = f"{problem} (checked over {horizon_segments} cycles)"
         return result
@@ -225,23 +290,33 @@ def fit_candidates(
     tau_cycle_s: float,
     horizon_segments: int,
     models: Sequence[str] | None = None,
+    sigma: np.ndarray | None = None,
 ) -> list[CandidateFit]:
-    """Fit every candidate (default: all of :data:`MODELS`) and fill in ΔAIC (relative to the
-    lowest AIC among the fitted ones)."""
+    """Fit every candidate (default: all of :data:`MODELS`; ``sigma`` as in
+    :func:`fit_candidate`) and fill in ΔAIC and ΔAICc (relative to the lowest among the fitted
+    ones)."""
     names = list(MODELS) if models is None else list(models)
-    fits = [fit_candidate(get_model(m), time_s, p_l, tau_cycle_s, horizon_segments)
+    fits = [fit_candidate(get_model(m), time_s, p_l, tau_cycle_s, horizon_segments, sigma)
             for m in names]
-    aics = [f.aic for f in fits if f.aic is not None]
-    if aics:
-        for f in fits:
-            if f.aic is not None:
-                f.delta_aic = f.aic - min(aics)
+    for attr in ("aic", "aicc"):
+        values = [getattr(f, attr) for f in fits if getattr(f, attr) is not None]
+        if values:
+            for f in fits:
+                if getattr(f, attr) is not None:
+                    setattr(f, f"delta_{attr}", getattr(f, attr) - min(values))
     return fits
 
 
-def select_model(candidates: Sequence[CandidateFit], condition: str) -> CandidateFit:
-    """The eligible candidate of lowest AIC; raises :class:`NoEligibleModelError` (naming the
-    condition and every candidate's reason) if none is eligible."""
+def criterion(c: CandidateFit) -> float:
+    """The selection criterion of a fitted candidate: AICc, or AIC where AICc is undefined."""
+    return c.aicc if c.aicc is not None else c.aic
+
+
+def select_model(candidates: Sequence[CandidateFit], condition: str,
+                 delta_aicc: float = DELTA_AICC) -> CandidateFit:
+    """The simplest eligible candidate (fewest parameters, then registry order) whose AICc is
+    within ``delta_aicc`` of the lowest eligible AICc; raises :class:`NoEligibleModelError`
+    (naming the condition and every candidate's reason) if none is eligible."""
     order = {name: i for i, name in enumerate(MODELS)}
     eligible = [c for c in candidates if c.eligible]
     if not eligible:
@@ -250,4 +325,6 @@ def select_model(candidates: Sequence[CandidateFit], condition: str) -> Candidat
             f"condition {condition!r}: no macro-model candidate is eligible "
             f"(fitted, identifiable, increasing and concave over the horizon): {reasons}"
         )
-    return min(eligible, key=lambda c: (c.aic, c.n_params, order.get(c.name, len(order))))
+    best = min(criterion(c) for c in eligible)
+    close = [c for c in eligible if criterion(c) <= best + delta_aicc]
+    return min(close, key=lambda c: (c.n_params, order.get(c.name, len(order)), criterion(c)))

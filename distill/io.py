@@ -2,7 +2,9 @@
 
 Readout CSV (written by the simulation stage): columns ``cycle,time_s,p_l``, one row per cycle
 boundary, cycle = 0, 1, ..., n_cycles in order, ``time_s = cycle · τc`` (cycle 0 at t = 0 s),
-``p_l`` the mean long-term astrocytic process (dimensionless). Extra columns are ignored.
+``p_l`` the mean long-term astrocytic process (dimensionless). Optional: columns ``pair_0``,
+``pair_1``, ... with every pair's value (the tripartite simulation writes them; ``p_l`` must be
+their mean), used to weight the fit and to bootstrap over pairs. Other columns are ignored.
 
 Retention JSON: see :func:`validate_retention` for the schema. Every output is written
 atomically: to a temporary file in the target's directory, then ``os.replace``d, so a reader
@@ -12,6 +14,7 @@ never sees a partial file and a failed write leaves nothing behind.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -35,7 +38,8 @@ class Readout:
     """A validated readout: p^l at every cycle boundary.
 
     Attributes: ``cycle`` (0..n_cycles), ``time_s`` (s), ``p_l`` (dimensionless),
-    ``tau_cycle_s`` (cycle period τc in s), ``source`` (where it was read from).
+    ``tau_cycle_s`` (cycle period τc in s), ``source`` (where it was read from), ``pairs``
+    (every pair's value, shape (n_points, n_pairs), or None).
     """
 
     cycle: np.ndarray
@@ -43,6 +47,7 @@ class Readout:
     p_l: np.ndarray
     tau_cycle_s: float
     source: str = "<memory>"
+    pairs: np.ndarray | None = None
 
     @property
     def n_points(self) -> int:
@@ -136,9 +141,21 @@ def read_readout(path: str | os.PathLike[str], min_points: int = 4) -> Readout:
                 f"{_rows(nonnum)}"
             )
         arrays[col] = values
-    return readout_from_arrays(
+    readout = readout_from_arrays(
         arrays["time_s"], arrays["p_l"], arrays["cycle"], source=str(p), min_points=min_points
     )
+    pair_cols = [col for col in df.columns if col.startswith("pair_")]
+    if not pair_cols:
+        return readout
+    pairs = df[pair_cols].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    if not np.all(np.isfinite(pairs)):
+        raise ReadoutError(f"readout {p}: pair columns ({pair_cols[0]}, ...) have non-numeric, "
+                           "NaN or inf values")
+    scale = max(float(np.max(np.abs(readout.p_l))), 1e-300)
+    if np.max(np.abs(pairs.mean(axis=1) - readout.p_l)) > 1e-6 * scale:
+        raise ReadoutError(f"readout {p}: column 'p_l' is not the mean of the {len(pair_cols)} "
+                           "pair_* columns; rewrite the file with the simulation stage")
+    return dataclasses.replace(readout, pairs=pairs)
 
 
 def write_readout_csv(path: str | os.PathLike[str], readout: Readout) -> None:
@@ -204,7 +221,9 @@ def validate_retention(payload: dict[str, Any], atol: float = 1e-9) -> None:
          "candidates": [{"name": str, "params": {...}, "r2": float | null,
                          "aic": float | null, ...}, ...],
          "tau_cycle_s": float,
-         "schedules": {"<T>": [RF(1,T), ..., RF(T,T)], ...}}
+         "schedules": {"<T>": [RF(1,T), ..., RF(T,T)], ...},
+         "derived": {"tau_ltp_s", "tau_ltp_cycles", "plateau", "cycles_to_90",
+                     "shape_ratio_16": float | null, ...}}          # optional
 
     and every schedule is positive, non-increasing and sums to 1 within ``atol``.
     """
@@ -238,6 +257,12 @@ def validate_retention(payload: dict[str, Any], atol: float = 1e-9) -> None:
             need(key in cand and (cand[key] is None or _is_float(cand[key])),
                  f"candidate {cand['name']}: {key!r} must be a float or null")
     need(_is_float(payload["tau_cycle_s"]) and payload["tau_cycle_s"] > 0, "bad 'tau_cycle_s'")
+    derived = payload.get("derived")  # optional: files written before it existed lack it
+    if derived is not None:
+        need(isinstance(derived, dict), "'derived' must be an object")
+        for key in ("tau_ltp_s", "tau_ltp_cycles", "plateau", "cycles_to_90", "shape_ratio_16"):
+            need(key in derived and (derived[key] is None or _is_float(derived[key])),
+                 f"'derived.{key}' must be a finite float or null")
     schedules = payload["schedules"]
     need(isinstance(schedules, dict) and schedules, "'schedules' must be a non-empty object")
     for key, rf in schedules.items():

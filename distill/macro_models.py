@@ -6,25 +6,42 @@ Every candidate is a function of time t in seconds (t ≥ 0) returning p^l (dime
 name                p(t)                                                   parameters
 ==================  =====================================================  =====================
 ``sat_exp``         A (1 − e^{−t/τ}) + c                                   A, tau [s], c
+``exp_onset``       A [1 − (τ e^{−t/τ} − τₒ e^{−t/τₒ}) / (τ − τₒ)] + c        A, tau [s], tau_on
+                                                                           [s], c
 ``hill``            A tⁿ / (Kⁿ + tⁿ) + c                                   A, K [s], n, c
 ``logistic``        A / (1 + e^{−(t − t0)/s}) + c                          A, t0 [s], s [s], c
 ``double_exp``      A1 (1 − e^{−t/τ1}) + A2 (1 − e^{−t/τ2}) + c            A1, tau1 [s], A2,
                                                                            tau2 [s], c
 ==================  =====================================================  =====================
 
+``exp_onset`` is a saturating exponential of time constant τ driven through a first-order
+onset of time constant τₒ (two first-order stages in series, as p^l is driven by the short-term
+process): p(0) = c, p'(0) = 0, and for t ≫ τₒ it is a saturating exponential of τ delayed by
+about τₒ. It is symmetric in (τ, τₒ); after fitting the larger one is called ``tau`` (τ_LTP).
+At τ = τₒ it is the gamma(2) curve 1 − (1 + t/τ) e^{−t/τ}, evaluated without a 0/0.
+
 Conventions (project decisions, not the paper's):
 
 * Amplitudes (A, A1, A2) are non-negative and time constants (tau, K, s, tau1, tau2) strictly
-  positive, so every candidate is non-decreasing in t. ``c`` is a free offset.
+  positive, so every candidate is non-decreasing in t. ``c`` is the offset; it is *anchored*:
+  bounded to within ``offset_halfwidth`` rises of the readout's first point (2 % of the rise,
+  wider only for noisy data, see :func:`distill.fit.fit_candidate`), so p(0) of every candidate
+  but the logistic equals the readout's start; the logistic's p(0) is checked after fitting.
 * The logistic is written with its midpoint ``t0`` (s, any sign: t0 < 0 puts the inflection
   before the first cycle, which makes the visible part concave) and its width ``s > 0``; it is
   well defined for every t and saturates at ``A + c``. Its value at t = 0 is ``c + A σ(−t0/s)``.
 * The Hill curve is evaluated as ``A σ(n (ln t − ln K)) + c`` (σ the logistic function), which is
   the same function for t > 0, equal to ``c`` at t = 0, and cannot overflow for large n.
 * Double-exponential components are ordered after fitting so that ``tau1 ≤ tau2``.
-* Bounds (normalised units, see below): amplitudes in [0, 1000] rises, offsets within ±1000
-  rises of p(0), time constants in [1e-6, 1000] durations, Hill n in [0.1, 20], logistic t0 in
+* Bounds (normalised units, see below): amplitudes in [0, 1000] rises, offsets anchored
+  (above), time constants in [1e-6, 1000] durations, Hill n in [0.1, 20], logistic t0 in
   [−5, 5] durations (further out the logistic is only an exponential with a sloppy A–t0 trade).
+
+Retention kernel. RF(t, T) is computed from the part of a curve that is long-term memory:
+for ``exp_onset`` that is the saturating exponential A (1 − e^{−t/τ}) + c, without the onset
+(the first cycles in which the short-term process builds up and p^l cannot yet grow at its
+full rate); for every other form it is the curve itself (:meth:`FittedCurve.retention_curve`).
+So the schedule of an onset fit is the closed form of a saturating exponential of τ_LTP.
 
 Each model also has a numerically stable ``increment(t0, t1, *params) = p(t1) − p(t0)``: the
 retention factor is a ratio of such increments, and for a fast-saturating curve the plain
@@ -71,6 +88,25 @@ def _log_time(t: ArrayLike) -> np.ndarray:
         return np.log(np.asarray(t, dtype=float))
 
 
+def _h(x: ArrayLike) -> np.ndarray:
+    """(1 − e^{−x}) / x for x ≥ 0, equal to 1 at x = 0 (no 0/0)."""
+    x = np.asarray(x, dtype=float)
+    small = np.abs(x) < 1e-8
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(small, 1.0 - x / 2, -np.expm1(-x) / np.where(small, 1.0, x))
+
+
+def _onset_tail(t: ArrayLike, tau: float, tau_on: float) -> np.ndarray:
+    """1 − g(t) of the unit onset curve g (see :func:`exp_onset`), ≥ 0 and stable:
+    e^{−t/τs} [1 + (t/τs) h((1/τf − 1/τs) t)] with τs = max, τf = min of (τ, τₒ)."""
+    t = np.asarray(t, dtype=float)
+    slow, fast = max(tau, tau_on), min(tau, tau_on)
+    with np.errstate(over="ignore", invalid="ignore"):
+        x = t / slow
+        tail = np.exp(-x) * (1.0 + x * _h((1.0 / fast - 1.0 / slow) * t))
+    return np.where(np.isinf(t), 0.0, tail)
+
+
 # ---------------------------------------------------------------------------- forms
 
 
@@ -82,6 +118,19 @@ def sat_exp(t: ArrayLike, A: float, tau: float, c: float) -> np.ndarray:
 def sat_exp_increment(t0: ArrayLike, t1: ArrayLike, A: float, tau: float, c: float) -> np.ndarray:
     """p(t1) − p(t0) of :func:`sat_exp` (c drops out)."""
     return A * _exp_decay_diff(t0, t1, tau)
+
+
+def exp_onset(t: ArrayLike, A: float, tau: float, tau_on: float, c: float) -> np.ndarray:
+    """Exponential with a first-order onset, A [1 − (τ e^{−t/τ} − τₒ e^{−t/τₒ})/(τ − τₒ)] + c;
+    t, τ and τₒ in s. p(0) = c and p'(0) = 0."""
+    return A * (1.0 - _onset_tail(t, tau, tau_on)) + c
+
+
+def exp_onset_increment(
+    t0: ArrayLike, t1: ArrayLike, A: float, tau: float, tau_on: float, c: float
+) -> np.ndarray:
+    """p(t1) − p(t0) of :func:`exp_onset` as a difference of the (small) tails."""
+    return A * (_onset_tail(t0, tau, tau_on) - _onset_tail(t1, tau, tau_on))
 
 
 def hill(t: ArrayLike, A: float, K: float, n: float, c: float) -> np.ndarray:
@@ -140,6 +189,12 @@ def _sat_exp_guesses(t: np.ndarray, y: np.ndarray) -> list[list[float]]:
     return [[1.0, t63, 0.0], [1.0, 0.1, 0.0], [1.2, 0.5, 0.0], [3.0, 2.0, 0.0]]
 
 
+def _exp_onset_guesses(t: np.ndarray, y: np.ndarray) -> list[list[float]]:
+    t63 = max(_crossing_time(t, y, 1 - np.exp(-1)), t[1])
+    return [[1.0, t63, t[1], 0.0], [1.0, t63 / 2, t63 / 4, 0.0], [1.2, t63, t63 / 10, 0.0],
+            [1.0, 0.5 * t63, 0.5 * t63, 0.0]]
+
+
 def _hill_guesses(t: np.ndarray, y: np.ndarray) -> list[list[float]]:
     t50 = max(_crossing_time(t, y, 0.5), t[1])
     return [[1.0, t50, 1.0, 0.0], [1.0, t50, 2.0, 0.0], [1.5, t50, 0.7, 0.0], [1.0, t50, 4.0, 0.0]]
@@ -166,7 +221,7 @@ def _double_exp_guesses(t: np.ndarray, y: np.ndarray) -> list[list[float]]:
 # bounds in normalised units: time / duration, amplitude / rise, offset in rises from p(0)
 _BOUNDS: dict[ParamKind, tuple[float, float]] = {
     "amplitude": (0.0, 1e3),
-    "offset": (-1e3, 1e3),
+    "offset": (-0.02, 0.02),  # anchored at p(0); widened for noisy data (bounds())
     "time": (1e-6, 1e3),
 }
 
@@ -189,15 +244,24 @@ class MacroModel:
     increment: Callable[..., np.ndarray]
     guesses: Callable[[np.ndarray, np.ndarray], list[list[float]]]
     bound_overrides: tuple[tuple[str, float, float], ...] = ()
+    #: the LTP time constant τ_LTP: name of the parameter, or None (then t63 is used)
+    tau_param: str | None = None
+    #: (model name, parameter names) of the retention kernel, None: the curve itself
+    kernel: tuple[str, tuple[str, ...]] | None = None
 
     @property
     def n_params(self) -> int:
         """Number of fitted parameters k."""
         return len(self.param_names)
 
-    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        """Lower and upper bounds of every parameter in normalised units."""
+    def bounds(self, offset_halfwidth: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds of every parameter in normalised units; the offset (anchored
+        at the readout's first point) lies within ±``offset_halfwidth`` rises (default 0.02)."""
         override = {name: (lo, hi) for name, lo, hi in self.bound_overrides}
+        if offset_halfwidth is not None:
+            for name, kind in zip(self.param_names, self.param_kinds, strict=True):
+                if kind == "offset":
+                    override[name] = (-offset_halfwidth, offset_halfwidth)
         pairs = [
             override[name] if name in override else _BOUNDS[kind]
             for name, kind in zip(self.param_names, self.param_kinds, strict=True)
@@ -206,9 +270,13 @@ class MacroModel:
         return np.array(lo, dtype=float), np.array(hi, dtype=float)
 
     def canonical(self, params: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Put equivalent parameter sets in one order (double_exp: tau1 ≤ tau2)."""
+        """Put equivalent parameter sets in one order (double_exp: tau1 ≤ tau2; exp_onset:
+        tau ≥ tau_on)."""
         if self.name == "double_exp" and params[1] > params[3]:
             perm = np.array([2, 3, 0, 1, 4])
+            return params[perm], cov[np.ix_(perm, perm)]
+        if self.name == "exp_onset" and params[1] < params[2]:
+            perm = np.array([0, 2, 1, 3])
             return params[perm], cov[np.ix_(perm, perm)]
         return params, cov
 
@@ -219,6 +287,13 @@ MODELS: dict[str, MacroModel] = {
         MacroModel(
             "sat_exp", "A(1-exp(-t/tau))+c", ("A", "tau", "c"),
             ("amplitude", "time", "offset"), sat_exp, sat_exp_increment, _sat_exp_guesses,
+            tau_param="tau",
+        ),
+        MacroModel(
+            "exp_onset", "A(1-(tau*exp(-t/tau)-tau_on*exp(-t/tau_on))/(tau-tau_on))+c",
+            ("A", "tau", "tau_on", "c"), ("amplitude", "time", "time", "offset"), exp_onset,
+            exp_onset_increment, _exp_onset_guesses, tau_param="tau",
+            kernel=("sat_exp", ("A", "tau", "c")),
         ),
         MacroModel(
             "hill", "A*t^n/(K^n+t^n)+c", ("A", "K", "n", "c"),
@@ -238,7 +313,9 @@ MODELS: dict[str, MacroModel] = {
         ),
     )
 }
-"""All candidates by name, in the order they are fitted and reported."""
+"""All candidates by name, in the order they are fitted and reported. The order is also the
+preference among candidates with the same number of parameters (see
+:func:`distill.fit.select_model`): mechanistic, interpretable forms first."""
 
 
 def get_model(name: str) -> MacroModel:
@@ -285,6 +362,15 @@ class FittedCurve:
         """Share of the total rise p(∞) − p(0) reached at ``t_s`` seconds (1 = saturated)."""
         total = float(self.increment(0.0, np.inf))
         return float(self.increment(0.0, t_s)) / total if total > 0 else 0.0
+
+    def retention_curve(self) -> FittedCurve:
+        """The curve RF(t, T) is computed from: the model's retention kernel (``exp_onset``:
+        its saturating exponential without the onset), else the curve itself."""
+        if self.model.kernel is None:
+            return self
+        name, names = self.model.kernel
+        values = dict(zip(self.model.param_names, self.params, strict=True))
+        return FittedCurve(get_model(name), tuple(values[p] for p in names))
 
     @classmethod
     def from_dict(cls, name: str, params: dict[str, float]) -> FittedCurve:

@@ -16,12 +16,16 @@ selected fit reached < ``min_saturation``  :class:`ReadoutShapeError`: still gro
 (default 0.5) of its total rise                (e.g. sat. exp. with τ > 1.44 × duration)
 reached < ``warn_saturation`` (0.9)      warning
 selected R² < ``min_r2`` (0.98)          warning
-a better-AIC candidate is ineligible     warning (names it and the AIC given up)
+a better-AICc candidate is ineligible    warning (names it and the AICc given up)
 max_segments · τc > simulated duration   warning + ``extrapolated_beyond_s`` in the JSON
 =======================================  ======================================================
 
-Warnings are collected in :attr:`DistillResult.warnings` (and the JSON's ``"warnings"``) and
-also issued as :class:`~distill.errors.DistillWarning`.
+Warnings are collected in :attr:`DistillResult.warnings` (and the JSON's ``"warnings"``, with
+their kinds in ``"warning_kinds"``) and also issued as :class:`~distill.errors.DistillWarning`.
+
+A readout with per-pair values (``Readout.pairs``) is fitted with the spread of the mean as
+weights (:func:`distill.derived.pair_weights`) and the selected form is bootstrapped over pairs
+(:func:`distill.derived.bootstrap_pairs`, JSON ``"bootstrap"``; null without pairs).
 """
 
 from __future__ import annotations
@@ -33,8 +37,9 @@ from typing import Any
 
 import numpy as np
 
+from .derived import BOOTSTRAP_N, bootstrap_pairs, derived_quantities, pair_weights
 from .errors import WARNING_KINDS, DistillWarning, NoEligibleModelError, ReadoutShapeError
-from .fit import CandidateFit, fit_candidates, select_model
+from .fit import DELTA_AICC, CandidateFit, criterion, fit_candidates, select_model
 from .io import Readout
 from .retention import retention_schedules
 
@@ -57,6 +62,14 @@ class DistillResult:
     schedules: dict[int, np.ndarray]
     warnings: list[str] = field(default_factory=list)
     warning_kinds: list[str] = field(default_factory=list)  # one of WARNING_KINDS per warning
+    weighted: bool = False
+    bootstrap: dict[str, Any] | None = None
+
+    @property
+    def derived(self) -> dict[str, Any]:
+        """τ_LTP, plateau, cycles to 90 %, shape ratio (see :mod:`distill.derived`)."""
+        return derived_quantities(self.selected.curve, self.readout.tau_cycle_s, self.schedules,
+                                  self.selected.stderr)
 
     @property
     def horizon_s(self) -> float:
@@ -87,9 +100,16 @@ class DistillResult:
             "candidates": [c.to_json() for c in self.candidates],
             "tau_cycle_s": self.readout.tau_cycle_s,
             "schedules": {str(T): rf.tolist() for T, rf in self.schedules.items()},
-            "selection": "lowest AIC = n ln(RSS/n) + 2k among eligible candidates",
-            "eligibility": "fit ok, parameters identifiable, increments over cycles 1..max_segments"
-                           " positive and non-increasing",
+            "derived": self.derived,
+            "selection": "simplest eligible candidate (fewest parameters, then "
+                f"{', '.join(c.name for c in self.candidates)}) with AICc within "
+                f"{DELTA_AICC:g} of the lowest eligible AICc; "
+                "AICc = n ln(RSS/n) + 2k + 2k(k+1)/(n-k-1)"
+                + (", RSS weighted by the spread across pairs" if self.weighted else ""),
+            "eligibility": "fit ok, parameters identifiable, p(0) anchored at the readout's "
+                           "start, increments of the retention curve over cycles "
+                           "1..max_segments positive and non-increasing",
+            "bootstrap": self.bootstrap,
             "readout": self.readout.source,
             "n_points": self.readout.n_points,
             "duration_s": self.readout.duration_s,
@@ -98,6 +118,7 @@ class DistillResult:
             "extrapolated_beyond_s": self.extrapolated_beyond_s,
             "residuals": [float(r) for r in sel.residuals],
             "warnings": list(self.warnings),
+            "warning_kinds": list(self.warning_kinds),
         }
 
 
@@ -158,19 +179,26 @@ def distill(
     warn_saturation: float = WARN_SATURATION,
     min_r2: float = MIN_R2,
     strict: bool = False,
+    n_boot: int = BOOTSTRAP_N,
+    seed: int = 0,
 ) -> DistillResult:
     """Fit, select and turn the selected macro model into RF schedules for T = 1..max_segments.
 
     Raises :class:`ReadoutShapeError` or :class:`NoEligibleModelError` (both name the condition)
     when the readout cannot be distilled; see the module docstring for the rules. With
     ``strict``, every warning except extrapolation is raised as a :class:`ReadoutShapeError`.
+    With per-pair readouts, ``n_boot`` bootstrap resamples (0: none) drawn with ``seed``.
     """
     if not (isinstance(max_segments, int | np.integer) and max_segments >= 1):
         raise ValueError(f"max_segments must be an integer >= 1, got {max_segments!r}")
     check_readout_shape(readout, condition)
     messages: list[str] = []
     kinds: list[str] = []
-    cands = fit_candidates(readout.time_s, readout.p_l, readout.tau_cycle_s, max_segments, models)
+    sigma = None
+    if readout.pairs is not None:
+        _, sigma = pair_weights(readout.pairs)
+    cands = fit_candidates(readout.time_s, readout.p_l, readout.tau_cycle_s, max_segments, models,
+                           sigma)
     ok = [c for c in cands if c.status == "ok"]
     duration = readout.duration_s
 
@@ -187,7 +215,7 @@ def distill(
         selected = select_model(cands, condition)
     except NoEligibleModelError:
         if ok:
-            best = min(ok, key=lambda c: c.aic)
+            best = min(ok, key=criterion)
             if best.saturation_fraction < min_saturation:
                 raise not_saturating(best) from None
         raise
@@ -202,18 +230,23 @@ def distill(
         _warn(messages, kinds, "poor_fit",
               f"condition {condition!r}: selected {selected.name} fit has "
               f"R² = {selected.r2:.4f} < {min_r2}", strict)
-    best_overall = min(ok, key=lambda c: c.aic)
+    best_overall = min(ok, key=criterion)
     if best_overall is not selected and not best_overall.eligible:
         _warn(messages, kinds, "better_ineligible",
               f"condition {condition!r}: {best_overall.name} fits better "
-              f"(ΔAIC = {selected.aic - best_overall.aic:.1f} in its favour) but is "
-              f"ineligible ({best_overall.reason}); using {selected.name}", strict)
+              f"(ΔAICc = {criterion(selected) - criterion(best_overall):.1f} in its favour) but "
+              f"is ineligible ({best_overall.reason}); using {selected.name}", strict)
     horizon = max_segments * readout.tau_cycle_s
     if horizon > duration * (1 + 1e-9):
         _warn(messages, kinds, "extrapolated",
               f"condition {condition!r}: schedules up to T = {max_segments} need the "
               f"curve up to {horizon:.6g} s, beyond the simulated {duration:.6g} s: "
               "the fit is extrapolated there")
-    schedules = retention_schedules(selected.curve, readout.tau_cycle_s, max_segments)
+    schedules = retention_schedules(selected.curve.retention_curve(), readout.tau_cycle_s,
+                                    max_segments)
+    boot = None
+    if readout.pairs is not None and sigma is not None and n_boot > 0:
+        boot = bootstrap_pairs(selected.name, readout.time_s, readout.pairs,
+                               readout.tau_cycle_s, n_boot, seed)
     return DistillResult(condition, readout, cands, selected, int(max_segments), schedules,
-                         messages, kinds)
+                         messages, kinds, sigma is not None, boot)

@@ -1,11 +1,13 @@
 """Figures of the distill stage (Agg, no display; PNGs written atomically).
 
 * :func:`plot_fit` — the readout with every fitted candidate (selected one highlighted, R² and
-  AIC in the legend) and the residuals underneath.
+  AICc in the legend), τ_LTP and the other derived quantities, every warning (red box), and the
+  residuals underneath.
 * :func:`plot_schedules` — RF(t, T) against segment t for a few T, and RF(1, T), RF(T, T)
   against T.
-* :func:`plot_comparison` — several conditions side by side: fitted curves (and readouts),
-  RF(t, T) for one T, RF(1, T) against T.
+* :func:`plot_comparison` — several conditions: one panel per condition with its fitted curve
+  (and readout) on its own time axis and y label (p^l or Γ_S), RF(t, T) for one T and RF(1, T)
+  against T; conditions with warnings are marked "(!)" in the legends and their warnings listed.
 
 Figures are built with :class:`matplotlib.figure.Figure` (Agg canvas), never pyplot, so nothing
 depends on a display or on global pyplot state.
@@ -74,7 +76,8 @@ def plot_fit(result: DistillResult, path: str | os.PathLike[str],
             continue
         chosen = c is result.selected
         tag = " — selected" if chosen else ("" if c.eligible else " (ineligible)")
-        label = f"{c.name}{tag}: R²={c.r2:.4f}, AIC={c.aic:.1f}"
+        aicc = c.aicc if c.aicc is not None else c.aic
+        label = f"{c.name}{tag}: R²={c.r2:.4f}, AICc={aicc:.1f}"
         ax.plot(grid, c.curve(grid), color=color, lw=2.8 if chosen else 1.3,
                 ls="-" if c.eligible else "--", label=label, zorder=4 if chosen else 2)
         axr.plot(ro.time_s, c.residuals, "-" if chosen else ":", marker="." if chosen else None,
@@ -91,8 +94,28 @@ def plot_fit(result: DistillResult, path: str | os.PathLike[str],
     ax.set_title(f"{result.condition}: LTP readout and macro-model fits "
                  f"(τc = {ro.tau_cycle_s:g} s)")
     ax.legend(fontsize=8, loc="lower right")
+    d = result.derived
+    text = (f"τ_LTP = {d['tau_ltp_s']:.3g} s = {d['tau_ltp_cycles']:.3g} cycles\n"
+            f"plateau {d['plateau']:.3g}; 90 % after {d['cycles_to_90']:.3g} cycles")
+    if d["shape_ratio_16"] is not None:
+        text += f"\nRF(1,16)/RF(16,16) = {d['shape_ratio_16']:.3g}"
+    ax.text(0.02, 0.98, text, transform=ax.transAxes, va="top", fontsize=8,
+            bbox=dict(boxstyle="round", fc="white", ec="0.6"))
+    if result.warnings:
+        ax.text(0.02, 0.70, "warnings:\n" + "\n".join(_wrap(w) for w in result.warnings),
+                transform=ax.transAxes, va="top", fontsize=7, color="C3",
+                bbox=dict(boxstyle="round", fc="#fff0f0", ec="C3"))
     _cycle_axis(ax, ro.tau_cycle_s)
     _save(fig, path)
+
+
+def _wrap(text: str, width: int = 70) -> str:
+    """Wrap a warning for a plot, dropping the redundant "condition 'x': " prefix."""
+    import textwrap
+
+    if text.startswith("condition ") and ": " in text:
+        text = text.split(": ", 1)[1]
+    return "\n".join(textwrap.wrap(text, width)) or text
 
 
 def _schedule_axes(ax: Axes, schedules: dict[int, np.ndarray], Ts: Sequence[int],
@@ -150,29 +173,45 @@ def plot_comparison(
     elif T not in common:
         raise RetentionError(f"T = {T} is not in every retention file (common: {common[0]}..."
                          f"{common[-1]})")
-    fig = Figure(figsize=(15, 4.8), layout="constrained")
-    ax, ax2, ax3 = fig.subplots(1, 3)
+    n = len(payloads)
+    fig = Figure(figsize=(15, max(4.8, 2.3 * n)), layout="constrained")
+    grid = fig.add_gridspec(n, 3)
+    curve_axes = [fig.add_subplot(grid[i, 0]) for i in range(n)]
+    ax2, ax3 = fig.add_subplot(grid[:, 1]), fig.add_subplot(grid[:, 2])
+    notes: list[str] = []
     for i, p in enumerate(payloads):
         color, name = f"C{i}", p["condition"]
+        flagged = bool(p.get("warnings"))
+        tag = f"{name} (!)" if flagged else name
+        if flagged:
+            notes += [f"{name}: {_wrap(w, 60)}" for w in p["warnings"]]
         mm = p["macro_model"]
         curve = FittedCurve.from_dict(mm["name"], mm["params"])
         t_end = max(float(p.get("horizon_s", 0.0)), float(p.get("duration_s", 0.0)))
+        ax = curve_axes[i]
         if readouts is not None:
             ro = readouts[i]
-            ax.plot(ro.time_s, ro.p_l, "o", ms=2.5, color=color, alpha=0.5)
+            ax.plot(ro.time_s, ro.p_l, "o", ms=2.5, color=color, alpha=0.5, label="readout")
             t_end = max(t_end, ro.duration_s)
         t_end = t_end or 64 * float(p["tau_cycle_s"])
-        grid = np.linspace(0.0, t_end, 400)
-        ax.plot(grid, curve(grid), color=color, lw=2,
-                label=f"{name}: {mm['name']} (R²={mm['r2']:.4f}, τc={p['tau_cycle_s']:g} s)")
+        grid_t = np.linspace(0.0, t_end, 400)
+        derived = p.get("derived") or {}
+        tau = derived.get("tau_ltp_s")
+        tau_text = "" if tau is None else f", τ_LTP={tau:.3g} s"
+        ax.plot(grid_t, curve(grid_t), color=color, lw=2,
+                label=f"{tag}: {mm['name']} (R²={mm['r2']:.4f}{tau_text})")
+        if p.get("extrapolated_beyond_s") is not None:
+            ax.axvspan(float(p["extrapolated_beyond_s"]), t_end, color="0.92", zorder=0)
+        label, _ = QUANTITIES.get(p.get("quantity", "p_l"), QUANTITIES["p_l"])
+        ax.set_ylabel(label.replace("mean ", "").replace(" (dimensionless)", ""), fontsize=8)
+        ax.set_xlabel(f"time (s), τc = {p['tau_cycle_s']:g} s", fontsize=8)
+        ax.legend(fontsize=7, loc="lower right")
         rf = scheds[i][T]
-        ax2.plot(np.arange(1, T + 1), rf, "o-", ms=3, color=color, label=name)
+        ax2.plot(np.arange(1, T + 1), rf, "o-", ms=3, color=color, label=tag)
         allT = np.array(sorted(scheds[i]))
-        ax3.plot(allT, [scheds[i][x][0] for x in allT], "-", color=color, label=name)
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("$p^l$ (dimensionless)")
-    ax.set_title("fitted LTP macro models" + (" and readouts" if readouts is not None else ""))
-    ax.legend(fontsize=8)
+        ax3.plot(allT, [scheds[i][x][0] for x in allT], "-", color=color, label=tag)
+    curve_axes[0].set_title("fitted LTP macro models" + (" and readouts" if readouts is not None
+                                                          else ""))
     ax2.set_xlabel("segment t (= STP cycle)")
     ax2.set_ylabel(f"RF(t, T = {T})")
     ax2.set_title(f"retention schedules, T = {T}")
@@ -184,7 +223,10 @@ def plot_comparison(
     ax3.set_xlabel("number of segments T")
     ax3.set_ylabel("RF(1, T) (first segment)")
     ax3.set_title("first-segment retention vs T")
-    ax3.legend(fontsize=8)
+    if notes:  # every warning, listed in the legend of the last panel
+        for note in notes:
+            ax3.plot([], [], " ", label="(!) " + note)
+    ax3.legend(fontsize=6 if notes else 8, loc="upper right")
     fig.suptitle("conditions compared: " + ", ".join(p["condition"] for p in payloads))
     _save(fig, path)
     return T

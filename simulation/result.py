@@ -13,7 +13,8 @@ import pandas as pd
 
 #: Columns of the tidy trace table.
 TRACE_COLUMNS = ["time_s", "cycle", "element", "variable", "value"]
-#: Columns of the readout table read by ``distill``.
+#: Columns of the readout table read by ``distill`` (the tripartite model adds ``pair_<k>``:
+#: every pair's value, whose mean is ``p_l``).
 READOUT_COLUMNS = ["cycle", "time_s", "p_l"]
 
 

@@ -245,6 +245,8 @@ def build_network(params: dict[str, Any]) -> dict[str, Any]:
     recorded = list(range(n_rec))
     mon_gamma = b2.StateMonitor(population, "Gamma_mean", record=True, dt=record_dt,
                                 name="mon_gamma")
+    # every pair's Gamma_S (for the readout's spread across pairs, read at cycle boundaries)
+    mon_pairs = b2.StateMonitor(synapse, "Gamma_S", record=True, dt=record_dt, name="mon_pairs")
     mon_syn = b2.StateMonitor(synapse, ["Gamma_S", "U_0", "Y_S"], record=recorded,
                               dt=record_dt, name="mon_syn")
     mon_astro = b2.StateMonitor(astro, ["C", "I", "G_A", "x_A"], record=recorded, dt=record_dt,
@@ -257,7 +259,7 @@ def build_network(params: dict[str, Any]) -> dict[str, Any]:
     duration = (proto["n_cycles"] + proto["rest_cycles"]) * period
     objects = {"presyn": presyn, "synapse": synapse, "astro": astro, "spikes": spikes,
                "glu": glu, "glio": glio, "population": population, "mean": mean,
-               "mon_gamma": mon_gamma, "mon_syn": mon_syn,
+               "mon_gamma": mon_gamma, "mon_pairs": mon_pairs, "mon_syn": mon_syn,
                "mon_astro": mon_astro, "mon_glio": mon_glio, "mon_pre": mon_pre}
     return {**objects, "network": b2.Network(*objects.values()), "duration": duration}
 
@@ -268,6 +270,8 @@ def recorded_arrays(objects: dict[str, Any]) -> dict[str, tuple[Any, int | None]
     arrays: dict[str, tuple[Any, int | None]] = {
         "t": (objects["mon_gamma"].variables["t"], None),
         "Gamma_mean": (objects["mon_gamma"].variables["Gamma_mean"], 1),
+        "pairs_Gamma_S": (objects["mon_pairs"].variables["Gamma_S"],
+                          len(objects["synapse"])),
         "final_Gamma_S": (objects["synapse"].variables["Gamma_S"], None),
         "glio_i": (objects["mon_glio"].variables["i"], None),
         "glio_t": (objects["mon_glio"].variables["t"], None),
@@ -360,12 +364,18 @@ def _collect(params: dict[str, Any], arrays: dict[str, np.ndarray]) -> Simulatio
                            f"(min {checked.min():.3g}, max {checked.max():.3g})")
     q = tripartite_quantities(block, "tripartite")
     u0_star, alpha = float(q["synapse"]["U_0_star"]), float(q["synapse"]["alpha"])
+    pairs_all = np.vstack([arrays["pairs_Gamma_S"], final[None, :]])  # (records + 1, pairs)
+    pairs = pairs_all[: n_cycles * every + 1 : every]                 # every pair at k·τc
     if block["readout"] == "release_probability":
         value = (1 - mean_gamma) * u0_star + alpha * mean_gamma
+        pairs = (1 - pairs) * u0_star + alpha * pairs
     else:
         value = mean_gamma
     readout = pd.DataFrame({"cycle": np.arange(n_cycles + 1),
                             "time_s": np.arange(n_cycles + 1) * period_s, "p_l": value})
+    # every pair's value (distill weights the fit by their spread and bootstraps over them)
+    readout = pd.concat([readout, pd.DataFrame(pairs, columns=[f"pair_{k}" for k in range(n)])],
+                        axis=1)
 
     cycle = np.floor(t / period_s + 1e-9).astype(int)
     frames = [pd.DataFrame({"time_s": t, "cycle": cycle, "element": "mean", "variable": var,

@@ -97,8 +97,8 @@ def test_retention_json_schema(payload: dict) -> None:
     mm = payload["macro_model"]
     assert set(mm["params"]) == set(mm["stderr"]) == {"A", "tau", "c"}
     assert mm["name"] == "sat_exp"
-    assert {c["name"] for c in payload["candidates"]} == {"sat_exp", "hill", "logistic",
-                                                          "double_exp"}
+    assert {c["name"] for c in payload["candidates"]} == {"sat_exp", "exp_onset", "hill",
+                                                          "logistic", "double_exp"}
     for c in payload["candidates"]:
         assert {"name", "params", "r2", "aic", "eligible"} <= set(c)
     assert sorted(map(int, payload["schedules"])) == list(range(1, 25))

@@ -155,6 +155,23 @@ def test_non_saturating_and_flat_points_are_reported_not_fitted(tmp_path):
         assert (tmp_path / f"{name}.png").stat().st_size > 10_000
 
 
+def test_model_switches_are_found_between_neighbouring_fitted_points():
+    import sweep_plots
+
+    col = "tripartite.synapse.O_G [/uM/s]"
+    table = pd.DataFrame({
+        "point": [f"p{k}" for k in range(5)], col: [0.1, 0.2, 0.4, 0.8, 1.6],
+        "status": ["ok", "ok", "not saturated", "ok", "weakly saturated"],
+        "model": ["sat_exp", "sat_exp", np.nan, "exp_onset", "hill"]})
+    switches = sweep_plots.model_switches(table.sample(frac=1, random_state=0),
+                                          "tripartite.synapse.O_G")
+    # log-spaced values: the mark sits at the geometric mean of the two fitted neighbours
+    assert switches == [(pytest.approx(np.sqrt(0.2 * 0.8)), "sat_exp", "exp_onset"),
+                        (pytest.approx(np.sqrt(0.8 * 1.6)), "exp_onset", "hill")]
+    assert sweep_plots.model_switches(table.assign(model="sat_exp"),
+                                      "tripartite.synapse.O_G") == []
+
+
 # --- through Snakemake ----------------------------------------------------------------------
 
 def snakemake(workdir: Path, config: Path, *args: str) -> subprocess.CompletedProcess:

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from distill import distill
-from distill.io import readout_from_arrays, validate_retention
+from distill.io import read_readout, readout_from_arrays, validate_retention
 from simulation.__main__ import main
 from simulation.config import ConfigError, validate_config
 from simulation.standalone import compiler_available
@@ -201,7 +201,13 @@ def test_cli_runs_and_plots_a_tripartite_condition(tmp_path):
     assert main(["run", "--params", str(tmp_path / "p.json"), "--out-dir",
                  str(tmp_path / "sim"), "--no-progress"]) == 0
     readout = pd.read_csv(tmp_path / "sim" / "readout.csv")
-    assert list(readout.columns) == ["cycle", "time_s", "p_l"] and len(readout) == 3
+    n = params["tripartite"]["n_pairs"]
+    assert list(readout.columns) == ["cycle", "time_s", "p_l"] + [f"pair_{k}" for k in range(n)]
+    assert len(readout) == 3
+    # p_l is the mean over the pairs, which distill reads for weights and the bootstrap
+    pairs = readout[[f"pair_{k}" for k in range(n)]].to_numpy()
+    np.testing.assert_allclose(pairs.mean(axis=1), readout["p_l"], rtol=1e-9, atol=1e-15)
+    assert read_readout(tmp_path / "sim" / "readout.csv", min_points=3).pairs.shape == (3, n)
     info = json.loads((tmp_path / "sim" / "info.json").read_text())
     assert info["model"] == "tripartite" and info["target"] == "numpy"
     assert main(["plot", "--sim-dir", str(tmp_path / "sim"), "--out",

@@ -82,12 +82,33 @@ def _ltp_section(results: Path) -> str:
         mm = r["macro_model"]
         params = ", ".join(f"{k} = {v:.4g} ± {mm['stderr'].get(k, float('nan')):.2g}"
                            for k, v in mm["params"].items())
+        d = r.get("derived") or {}
+        ci = ((r.get("bootstrap") or {}).get("ci95") or {}).get("tau_ltp_s")
+        tau = d.get("tau_ltp_s")
+        tau_text = "" if tau is None else f"{tau:.4g}"
+        if tau is not None and ci:
+            tau_text += f" [{ci[0]:.4g}, {ci[1]:.4g}]"
+        elif tau is not None and d.get("tau_ltp_stderr_s") is not None:
+            tau_text += f" ± {d['tau_ltp_stderr_s']:.2g}"
+        nan = float("nan")
         rows.append({"condition": r["condition"], "selected model": mm["name"],
-                     "parameters (time in s)": params, "R²": mm["r2"], "AIC": mm["aic"],
-                     "τc (s)": r["tau_cycle_s"], "RF(1, 16)": r["schedules"].get("16", [None])[0]
-                     if "16" in r["schedules"] else float("nan")})
+                     "parameters (time in s)": params, "R²": mm["r2"],
+                     "AICc": mm.get("aicc") if mm.get("aicc") is not None else mm["aic"],
+                     "τc (s)": r["tau_cycle_s"], "τ_LTP (s)": tau_text,
+                     "τ_LTP (cycles)": d.get("tau_ltp_cycles", nan),
+                     "plateau": d.get("plateau", nan),
+                     "cycles to 90 %": d.get("cycles_to_90", nan),
+                     "RF(1,16)/RF(16,16)": d.get("shape_ratio_16") or nan,
+                     "RF(1, 16)": r["schedules"].get("16", [None])[0]
+                     if "16" in r["schedules"] else nan,
+                     "warnings": "; ".join(r.get("warnings", [])) or "none"})
     if rows:
         parts.append(_table(pd.DataFrame(rows), "{:.4g}"))
+        parts.append('<p class="note">τ_LTP: the fitted LTP time constant (or the time to 63 % '
+                     "of the rise for forms without one), ± its standard error or [95 % "
+                     "bootstrap interval over pairs]; plateau p(∞); RF(1,16)/RF(16,16): how much "
+                     "more the first of 16 segments is retained than the last (1 = uniform). "
+                     "Warnings as the distill stage issued them.</p>")
     for path in conditions:
         name = path.stem
         for plot in ("fit", "traces"):

@@ -2,7 +2,8 @@
 
 
 rule distill:
-    """Fit the saturating candidates, select by AIC, write RF(t, T) for T = 1..max_segments."""
+    """Fit the saturating candidates, select by AICc, write RF(t, T) for T = 1..max_segments;
+    warning:/error: lines are copied from the log to stderr."""
     input:
         readout="results/simulation/{condition}/readout.csv",
     output:
@@ -20,7 +21,9 @@ rule distill:
     shell:
         "{params.python} -m distill fit --readout {input.readout} --condition {wildcards.condition} "
         "--max-segments {params.max_segments} --out {output.retention} "
-        "--quantity {params.quantity} --plot-dir results/plots/{wildcards.condition} > {log} 2>&1"
+        "--quantity {params.quantity} --plot-dir results/plots/{wildcards.condition} > {log} 2>&1 "
+        # warnings and errors also reach the console, not only the log
+        "&& status=0 || status=$?; grep -E '^(warning|error):' {log} >&2 || true; exit $status"
 
 
 rule compare_conditions:

@@ -16,14 +16,18 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
+# the distill package of this checkout, even when the workflow runs in another directory
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from distill import (
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from distill import (  # noqa: E402
     DistillError,
     DistillWarning,
     NoEligibleModelError,
@@ -32,8 +36,8 @@ from distill import (
     read_readout,
     write_json_atomic,
 )
-from distill.io import atomic_write
-from distill.macro_models import FittedCurve
+from distill.io import atomic_write  # noqa: E402
+from distill.macro_models import FittedCurve  # noqa: E402
 
 #: Point statuses, from good to bad.
 STATUSES = ("ok", "poor fit", "weakly saturated", "not saturated", "no rise",
@@ -60,6 +64,10 @@ def classify(error: DistillError) -> str:
     return "failed"
 
 
+#: bootstrap resamples over pairs per sweep point (fewer than a condition's 200: many points)
+SWEEP_BOOTSTRAP = 50
+
+
 def fit_point(readout_path: str | Path, params: dict[str, Any], max_segments: int) -> dict:
     """Distill one sweep point; never raises for a readout that cannot be distilled."""
     sweep = params.get("sweep", {})
@@ -70,7 +78,7 @@ def fit_point(readout_path: str | Path, params: dict[str, Any], max_segments: in
         readout = read_readout(readout_path)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DistillWarning)
-            result = distill(readout, params["condition"], max_segments)
+            result = distill(readout, params["condition"], max_segments, n_boot=SWEEP_BOOTSTRAP)
     except DistillError as err:
         out.update(status=classify(err), reason=str(err))
         return out
@@ -110,8 +118,8 @@ def value_column(name: str, unit: str) -> str:
 
 
 def curve_summary(retention: dict) -> dict[str, float]:
-    """Plateau p(∞), rise, time to 63.2 % of the rise (s) and the time constant τ (s) of a
-    saturating exponential (NaN for other models)."""
+    """Plateau p(∞), rise, time to 63.2 % of the rise (s) and the fitted LTP time constant
+    τ_LTP (s) of forms that have one (sat_exp, exp_onset; NaN for other models)."""
     macro = retention["macro_model"]
     curve = FittedCurve.from_dict(macro["name"], macro["params"])
     total = float(curve.increment(0.0, np.inf))
@@ -124,7 +132,12 @@ def curve_summary(retention: dict) -> dict[str, float]:
         while float(curve.increment(0.0, hi)) < 0.632 * total and hi < 1e9:
             hi *= 2
         t63 = brentq(lambda t: float(curve.increment(0.0, t)) - 0.632 * total, 0.0, hi)
-    tau = macro["params"].get("tau", math.nan) if macro["name"] == "sat_exp" else math.nan
+    tau = math.nan
+    derived = retention.get("derived") or {}
+    if str(derived.get("tau_ltp_definition", "")).startswith("fitted"):
+        tau = float(derived["tau_ltp_s"])
+    elif macro["name"] == "sat_exp":  # retention files written before "derived" existed
+        tau = macro["params"].get("tau", math.nan)
     return {"plateau": p0 + total, "rise": total, "t63_s": t63, "tau_s": tau}
 
 

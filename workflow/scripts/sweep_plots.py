@@ -1,6 +1,8 @@
 """Plots of a sweep: LTP curves coloured by the parameter, fitted time constant and plateau
 against it, the retention-schedule family, heat maps for two-parameter sweeps. Flagged
-points (not or weakly saturated, no fit) are drawn differently and named in every plot.
+points (not or weakly saturated, no fit) are drawn differently and named in every plot. Where
+the selected macro model changes between neighbouring points, a dotted line marks the switch
+(a kink there is a change of curve family, not necessarily of biology).
 """
 
 from __future__ import annotations
@@ -57,6 +59,31 @@ def _flag_note(ax, table: pd.DataFrame) -> None:
                 fontsize=6, color="C3", va="top", wrap=True)
 
 
+def model_switches(table: pd.DataFrame, param: str) -> list[tuple[float, str, str]]:
+    """(parameter value between the two points, model before, model after) wherever the
+    selected model changes between neighbouring fitted points (sorted by the parameter)."""
+    col = _column(table, param)
+    fitted = table[table["status"].isin(FITTED)].sort_values(col)
+    x = fitted[col].to_numpy(dtype=float)
+    models = fitted["model"].astype(str).to_list()
+    log = _is_log(table[col].to_numpy(dtype=float))
+    out = []
+    for i in range(1, len(models)):
+        if models[i] != models[i - 1]:
+            mid = float(np.sqrt(x[i] * x[i - 1])) if log and x[i - 1] > 0 else (x[i] + x[i - 1]) / 2
+            out.append((mid, models[i - 1], models[i]))
+    return out
+
+
+def _mark_switches(ax, table: pd.DataFrame, param: str, label: bool = True) -> None:
+    for k, (x, before, after) in enumerate(model_switches(table, param)):
+        ax.axvline(x, color="k", ls=":", lw=1.2,
+                   label="selected model changes" if label and k == 0 else None)
+        if label:
+            ax.text(x, 0.02, f" {before} → {after}", rotation=90, fontsize=6, va="bottom",
+                    transform=ax.get_xaxis_transform())
+
+
 def plot_ltp_curves(table: pd.DataFrame, readouts: dict[str, pd.DataFrame], fits: dict,
                     param: str, path: str | Path, title: str = "") -> None:
     """Readouts (dots) and fitted curves (lines) coloured by the swept parameter; flagged
@@ -98,13 +125,14 @@ def plot_fit_vs_parameter(table: pd.DataFrame, param: str, path: str | Path,
         if col == "t63_s":
             tau = table["tau_s"].to_numpy(dtype=float)
             if np.isfinite(tau).any():
-                ax.plot(x, tau, "^", color="C1", label="τ (sat_exp fits)")
+                ax.plot(x, tau, "^", color="C1", label="τ_LTP (fitted τ)")
         weak = (table["status"] == "weakly saturated").to_numpy()
         ax.plot(x[weak], y[weak], "s", mfc="none", color="C3", ms=9, label="weakly saturated")
         for xv in x[~ok]:
             ax.axvline(xv, color="C3", alpha=0.3, lw=3)
         if (~ok).any():
             ax.plot([], [], color="C3", alpha=0.3, lw=3, label="not saturated / no fit")
+        _mark_switches(ax, table, param, label=ax is axes[0])
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
@@ -146,6 +174,7 @@ def plot_schedules(table: pd.DataFrame, fits: dict, param: str, segments: list[i
                     label=f"T = {T}")
     for xv in x[~ok]:
         ax.axvline(xv, color="C3", alpha=0.3, lw=3)
+    _mark_switches(ax, table, param)
     if log:
         ax.set_xscale("log")
     ax.set(xlabel=_column(table, param), ylabel="RF(1, T)",
