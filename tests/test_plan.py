@@ -82,3 +82,18 @@ def test_bad_experiment_values_are_rejected(path, value, message):
     node[path[-1]] = value
     with pytest.raises(ConfigError, match=message):
         validate_config(raw)
+
+
+def test_only_runs_that_read_a_retention_file_depend_on_one(config):
+    from model.config import needs_retention
+    from model.presets import resolved_settings
+
+    for variant in ("transformer", "rmt", "rlt", "rmaat_no_rf"):
+        spec = run_spec(config, "listops", variant, 0)
+        assert "retention" not in spec.model, variant
+        assert not needs_retention(resolved_settings(spec.preset, spec.model))
+    for variant in ("rmaat", "rmaat_gated"):
+        assert run_spec(config, "listops", variant, 0).model["retention"].endswith("baseline.json")
+    cfg = copy.deepcopy(config)
+    cfg["experiment"]["variants"]["rmt_rf"] = {"preset": "rmt", "model": {"rf_mode": "scalar"}}
+    assert "retention" in run_spec(cfg, "listops", "rmt_rf", 0).model

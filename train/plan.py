@@ -13,6 +13,8 @@ from typing import Any
 
 from lra.errors import missing_data_error
 from lra.tasks import get_task
+from model.config import needs_retention
+from model.presets import resolved_settings
 from train.spec import RunSpec
 
 RECURRENT = ("rmt", "rlt", "rmaat")
@@ -92,7 +94,7 @@ def run_spec(config: dict[str, Any], task: str, variant: str, seed: int) -> RunS
     model.update(var.get("model") or {})
     if var["preset"] not in RECURRENT:  # no memory to read: non-recurrent presets pool tokens
         model.pop("readout", None)
-    if var["preset"] in RECURRENT and model.get("rf_mode", "scalar") != "none":
+    if needs_retention(resolved_settings(var["preset"], model)):
         model["retention"] = f"results/retention/{exp.get('retention_condition', 'baseline')}.json"
     training = dict(exp.get("training") or {})
     training.update(task_cfg.get("training") or {})
