@@ -61,6 +61,60 @@ class ListOpsSettings:
             raise ValueError(f"no length satisfies {self.min_length} < length < {self.max_length}")
         if self.max_length <= 1 + 2:  # the shortest operator node has length 3
             raise ValueError(f"max_length {self.max_length} admits only bare values")
+        check_feasible(self)
+
+
+def tree_counts(max_depth: int, max_args: int, max_length: int) -> np.ndarray:
+    """``counts[L]``: how many distinct trees of length L < max_length the generator can make.
+
+    Float64, capped at 1e30 (more than any split needs; small counts are exact). A leaf is
+    one of 10 values (length 1); a node at depth d < max_depth is one of 4 operators over
+    k = 2..max_args subtrees of depth d + 1 (length 2 + their lengths); the root is at depth 1.
+    """
+    leaf = np.zeros(max_length)
+    leaf[1] = 10.0
+    counts = leaf.copy()  # trees whose root sits at depth max_depth: leaves only
+    for _ in range(max_depth - 1):
+        nodes = np.zeros(max_length)
+        power = counts.copy()  # k = 1
+        for _k in range(2, max_args + 1):
+            power = np.minimum(np.convolve(power, counts)[:max_length], 1e30)
+            nodes[2:] += power[:-2]
+        counts = np.minimum(leaf + 4.0 * nodes, 1e30)
+    return counts
+
+
+def check_feasible(settings: ListOpsSettings) -> None:
+    """Raise ``ValueError`` unless enough distinct trees satisfy the length bounds.
+
+    The generator keeps drawing until it has n_train + n_val + n_test distinct trees with
+    min_length < length < max_length; without this check impossible settings (max_depth 1,
+    an unreachable min_length, too few distinct short trees) make it loop forever.
+    """
+    counts = tree_counts(settings.max_depth, settings.max_args, settings.max_length)
+    available = float(counts[settings.min_length + 1:].sum())
+    needed = settings.n_train + settings.n_val + settings.n_test
+    if available < needed:
+        lengths = np.flatnonzero(counts)
+        raise ValueError(
+            f"ListOps settings cannot be satisfied: max_depth={settings.max_depth} and "
+            f"max_args={settings.max_args} make {available:.0f} distinct trees with "
+            f"{settings.min_length} < length < {settings.max_length} (reachable lengths "
+            f"below max_length: {_ranges(lengths)}), but train + val + test = {needed} are "
+            f"asked for; raise max_depth or max_args, lower min_length (min_len) or ask for "
+            f"fewer examples")
+
+
+def _ranges(values: np.ndarray) -> str:
+    """'1, 3-9, 12' for sorted ints (at most a few runs shown)."""
+    runs: list[list[int]] = []
+    for v in map(int, values):
+        if runs and v == runs[-1][1] + 1:
+            runs[-1][1] = v
+        else:
+            runs.append([v, v])
+    text = [f"{a}" if a == b else f"{a}-{b}" for a, b in runs[:6]]
+    return ", ".join(text) + (", ..." if len(runs) > 6 else "")
 
 
 class _UniformStream:

@@ -243,3 +243,25 @@ def test_missing_release_names_layout_and_source(tmp_path):
     message = str(err.value)
     assert "listops-1000/basic_train.tsv" in message
     assert "google-research/long-range-arena" in message and "lra_release" in message
+
+
+def test_tree_counts_match_a_hand_count():
+    from lra.listops_generator import tree_counts
+
+    # depth 2, two arguments: 10 leaves (length 1) and 4 operators x 10 x 10 (length 4)
+    counts = tree_counts(max_depth=2, max_args=2, max_length=10)
+    assert counts[1] == 10 and counts[4] == 400 and counts.sum() == 410
+    # depth 3 adds nodes of length 2 + (1 or 4) + (1 or 4): 4, 7 and 10 (not < 10)
+    counts = tree_counts(max_depth=3, max_args=2, max_length=10)
+    assert counts[4] == 400 and counts[7] == 4 * 2 * 10 * 400
+
+
+@pytest.mark.parametrize("kw, reason", [
+    ({"max_depth": 1}, r"max_depth=1 .* 0 distinct trees.*reachable lengths below max_length: 1\)"),
+    ({"max_depth": 3, "max_args": 3, "min_length": 1500}, "0 distinct trees with 1500 < length"),
+    ({"max_depth": 2, "max_args": 2, "min_length": 2, "max_length": 10, "n_train": 500,
+      "n_val": 0, "n_test": 0}, "400 distinct trees.* 500 are asked for"),
+])
+def test_impossible_generator_settings_fail_fast_with_the_reason(kw, reason):
+    with pytest.raises(ValueError, match=reason):
+        ListOpsSettings(**kw)
