@@ -19,9 +19,10 @@ n_train go to train, the next n_val to val and the rest to test.
 from __future__ import annotations
 
 import csv
+import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ from tqdm import tqdm
 
 MIN, MAX, MED, SUM_MOD, END = "[MIN", "[MAX", "[MED", "[SM", "]"
 OPERATORS = (MIN, MAX, MED, SUM_MOD)  # FIRST and LAST exist in the original but are disabled
+MARKER = "generator.json"  # written next to the TSVs: this folder's files are generated
 VALUE_P = 0.25  # probability threshold: r <= VALUE_P makes an operator node
 
 OPERATOR_FUNCTIONS: dict[str, Callable[[list[int]], int]] = {
@@ -191,10 +193,29 @@ def write_listops_tsv(path: Path, rows: list[tuple[str, int]]) -> None:
 def generate_listops_release(
     out_dir: Path | str, settings: ListOpsSettings, task: str = "basic", progress: bool = True
 ) -> dict[str, Path]:
-    """Generate and write `<out_dir>/<task>_{train,val,test}.tsv`; returns the paths."""
+    """Generate and write `<out_dir>/<task>_{train,val,test}.tsv`; returns the paths.
+
+    The folder gets a marker ``generator.json`` (settings and seed). TSV files already
+    there are replaced only when the marker says this generator wrote them: an official
+    release (or any file without the marker) is never overwritten.
+    """
+    out_dir = Path(out_dir)
+    marker = out_dir / MARKER
+    names = [f"{task}_{split}.tsv" for split in ("train", "val", "test")]
+    foreign = [name for name in names if (out_dir / name).exists()]
+    if foreign and not marker.is_file():
+        raise FileExistsError(
+            f"{out_dir} holds {', '.join(foreign)} that this generator did not write (no "
+            f"{MARKER}), e.g. the official release; use another --out, or delete them to "
+            f"generate there")
     splits = generate_listops(settings, progress=progress)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    record = {"generator": "lra.listops_generator", "task": task, "settings": asdict(settings)}
+    tmp = out_dir / f".{MARKER}.tmp-{os.getpid()}"
+    tmp.write_text(json.dumps(record, indent=1))
+    os.replace(tmp, marker)  # before the TSVs: a crash leaves files marked as ours
     paths = {}
     for split, rows in splits.items():
-        paths[split] = Path(out_dir) / f"{task}_{split}.tsv"
+        paths[split] = out_dir / f"{task}_{split}.tsv"
         write_listops_tsv(paths[split], rows)
     return paths

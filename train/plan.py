@@ -221,6 +221,7 @@ def prepare_commands(config: dict[str, Any], task: str, python: str, seed: int) 
                         f"--out {q(root + '/pathfinder32')} --resolution 32 "
                         f"--level {cfg.get('level', 'hard')} --n {gen.get('n', 1000)} "
                         f"--workers {gen.get('workers', 2)} --seed {seed}")
+    strict = " --strict-tokens" if cfg.get("strict_tokens") else ""
     cmds.append(f"{python} -m lra preprocess {task} --quiet --root {q(root)} "
-                f"--level {cfg.get('level', 'hard')} --cache {q(cache_dir(task))}")
+                f"--level {cfg.get('level', 'hard')} --cache {q(cache_dir(task))}{strict}")
     return cmds
