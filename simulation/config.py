@@ -133,19 +133,20 @@ def validate_config(config: Any) -> dict[str, Any]:
     return config
 
 
-def inside_project(path: str) -> bool:
-    """True when ``path`` (relative to the project root, or absolute) lies inside it.
+def inside_project(path: str, project: str | Path | None = None) -> bool:
+    """True when ``path`` lies inside ``project`` (default: the working directory, where
+    the pipeline writes ``results/``; relative paths are taken from there).
 
     Purely lexical (``..`` is resolved, links are not followed), so a ``data`` folder that
     is a link to another disk still counts as inside.
     """
-    root = os.path.normpath(REPO_ROOT)
+    root = os.path.normpath(os.path.abspath(project if project is not None else os.getcwd()))
     full = os.path.normpath(os.path.join(root, os.path.expanduser(path)))
     return full == root or full.startswith(root + os.sep)
 
 
 def check_paths(config: dict[str, Any]) -> None:
-    """Folders the pipeline writes must lie inside the project.
+    """Folders the pipeline writes must lie inside the project (the working directory).
 
     Only a data root read as files (``experiment.tasks.<task>.root`` with ``source:
     files``) may lie anywhere: it is only read (a read-only system folder works).
@@ -157,8 +158,8 @@ def check_paths(config: dict[str, Any]) -> None:
     for key, value in written:
         if not inside_project(value):
             raise ConfigError(
-                f"config key '{key}': {value!r} lies outside the project ({REPO_ROOT}), and "
-                f"the pipeline writes there; use a path inside the project (a link such as "
+                f"config key '{key}': {value!r} lies outside the project ({os.getcwd()}), "
+                f"and the pipeline writes there; use a path inside it (a link such as "
                 f"data -> /scratch/data is fine). Only the root of a 'source: files' task may "
                 f"lie outside")
 
