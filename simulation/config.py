@@ -117,8 +117,13 @@ def validate_config(config: Any) -> dict[str, Any]:
     if error is not None:
         raise ConfigError(_format_schema_error(error))
     config = copy.deepcopy(config)
+    compare_given = "compare_segments" in (config.get("retention") or {})
     for key in ("seed", "simulation", "retention", "sweeps"):
         _fill_defaults(config, {"properties": {key: schema["properties"][key]}}, schema)
+    if not compare_given:  # the default 16 never exceeds a smaller max_segments
+        retention = config["retention"]
+        retention["compare_segments"] = min(retention["compare_segments"],
+                                            retention["max_segments"])
     check_simulation({**config["simulation"], "model": "rate"}, prefix="simulation")
     check_simulation({"model": "tripartite", "tripartite": config["simulation"]["tripartite"]},
                      prefix="simulation")

@@ -174,3 +174,10 @@ def test_coupling_memory_is_checked_against_the_machine():
     check_network_memory({"n_pre": 30, "n_post": 30}, memory_bytes=2**30)  # 0.04 GiB
     with pytest.raises(ConfigError, match="n_post.*6,247,500 coupling connections, about 0.3 GiB"):
         check_network_memory({"n_pre": 50, "n_post": 50}, memory_bytes=2**28)
+
+
+def test_default_compare_segments_follows_a_smaller_max_segments():
+    raw = _raw()
+    raw["retention"] = {"max_segments": 8}
+    raw["sweeps"]["gliotransmitter_coupling"]["schedule_segments"] = [4, 8]
+    assert validate_config(raw)["retention"]["compare_segments"] == 8
