@@ -43,13 +43,38 @@ def source_files(root: Path | str) -> list[Path]:
     return paths
 
 
+#: The only globals a CIFAR-10 batch refers to: NumPy's array reconstruction (old and new
+#: module names) and, in protocol-2 files written by Python 3, ``_codecs.encode`` for bytes
+#: (it only encodes a string). Anything else is refused before it is looked up.
+ALLOWED_GLOBALS = frozenset({
+    ("_codecs", "encode"),
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+    ("numpy", "ndarray"), ("numpy", "dtype"),
+})
+
+
+class BatchUnpickler(pickle.Unpickler):
+    """Unpickler that resolves only :data:`ALLOWED_GLOBALS` (dicts, lists, bytes, ints and
+    NumPy arrays), so a crafted file in a data root cannot run code when it is read."""
+
+    def find_class(self, module: str, name: str):  # noqa: ANN201 - pickle's signature
+        if (module, name) not in ALLOWED_GLOBALS:
+            raise pickle.UnpicklingError(
+                f"refers to {module}.{name}, which a CIFAR-10 batch never holds (only NumPy "
+                f"arrays, lists, ints and bytes); refusing to load it")
+        return super().find_class(module, name)
+
+
 def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Gray images (n, 1024) uint8 and labels (n,) int64 of one CIFAR-10 pickle batch."""
     try:
         with open(path, "rb") as f:
-            batch = pickle.load(f, encoding="bytes")
+            batch = BatchUnpickler(f, encoding="bytes").load()
         data, labels = batch[b"data"], batch[b"labels"]
-    except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError) as err:
+    except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError,
+            AttributeError, IndexError) as err:
         raise DataFormatError(path, "pickle", f"unreadable CIFAR-10 batch ({err!r})") from None
     data = np.asarray(data)
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * SIDE * SIDE:

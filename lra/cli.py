@@ -72,7 +72,8 @@ def _generate_pathfinder(args: argparse.Namespace) -> dict:
 
 
 def _preprocess(args: argparse.Namespace) -> dict:
-    splits = load_splits(args.task, args.root, args.cache, args.level, progress=not args.quiet)
+    splits = load_splits(args.task, args.root, args.cache, args.level, progress=not args.quiet,
+                         strict_tokens=args.strict_tokens)
     return {
         "task": get_task(args.task).display_name,
         "cache": str(args.cache),
@@ -84,7 +85,8 @@ def _inspect(args: argparse.Namespace) -> dict:
     from .report import inspect_task
 
     spec = get_task(args.task)
-    splits = load_splits(args.task, args.root, args.cache, args.level, progress=not args.quiet)
+    splits = load_splits(args.task, args.root, args.cache, args.level, progress=not args.quiet,
+                         strict_tokens=args.strict_tokens)
     summary = inspect_task(spec, splits, args.out, examples=args.examples)
     return {"out": str(args.out), **summary}
 
@@ -155,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--cache", type=Path, required=name == "preprocess", default=None, help="cache folder"
         )
+        sub.add_argument(
+            "--strict-tokens", action="store_true",
+            help="ListOps: an unknown word is an error (default: a counted warning, read as <unk>)",
+        )
         if name == "inspect":
             sub.add_argument("--out", type=Path, required=True, help="folder for the report")
             sub.add_argument("--examples", type=int, default=3, help="examples per split")
@@ -167,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         result = args.run(args)
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, FileExistsError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(json.dumps(result, indent=1))

@@ -7,6 +7,7 @@ lines may end in '\r\n'). Each source is tokenised with the S4 vocabulary (see
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from tqdm import tqdm
 
 from .errors import DataFormatError, missing_data_error
 from .splits import TokenSplit, from_sequences
-from .tokenizers import encode_listops
+from .tokenizers import LISTOPS_IDS, encode_listops
 
 SPLIT_FILES = {"train": "train", "val": "val", "test": "test"}
 NUM_CLASSES = 10
@@ -41,11 +42,27 @@ def source_files(root: Path | str, task: str = "basic") -> list[Path]:
 
 
 def read_listops_tsv(path: Path) -> tuple[list[str], list[int]]:
-    """Sources and targets of one ListOps TSV; a malformed row raises DataFormatError."""
-    sources, targets = [], []
-    with open(path, encoding="utf-8", newline="") as f:
-        for line_no, line in enumerate(f, start=1):
-            line = line.rstrip("\r\n")
+    """Sources and targets of one ListOps TSV.
+
+    A malformed row, a line that is not UTF-8, or a file without examples (empty or
+    header only) raises DataFormatError naming the file and the line.
+    """
+    sources, targets, _ = read_listops_rows(path)
+    return sources, targets
+
+
+def read_listops_rows(path: Path) -> tuple[list[str], list[int], list[int]]:
+    """Sources, targets and the file's line number of each (see :func:`read_listops_tsv`)."""
+    sources, targets, lines = [], [], []
+    with open(path, "rb") as f:
+        for line_no, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as err:
+                raise DataFormatError(
+                    path, f"line {line_no}", f"byte {raw[err.start]:#04x} at column "
+                    f"{err.start + 1} is not UTF-8; is this the ListOps release?"
+                ) from None
             if line_no == 1 and line == "Source\tTarget":
                 continue
             if not line:
@@ -70,7 +87,21 @@ def read_listops_tsv(path: Path) -> tuple[list[str], list[int]]:
                 )
             sources.append(source)
             targets.append(label)
-    return sources, targets
+            lines.append(line_no)
+    if not sources:
+        raise DataFormatError(path, "whole file", "no examples (the file is empty or holds "
+                              "only the header); regenerate or re-download it")
+    return sources, targets, lines
+
+
+class UnknownTokenWarning(UserWarning):
+    """A ListOps source holds words outside the vocabulary (read as <unk>)."""
+
+
+def unknown_words(source: str) -> list[str]:
+    """Words of a ListOps source that the vocabulary lacks (they become <unk>)."""
+    return [w for w in source.replace("(", " ").replace(")", " ").split()
+            if w not in LISTOPS_IDS]
 
 
 def read_listops(
@@ -79,11 +110,31 @@ def read_listops(
     max_tokens: int = MAX_TOKENS,
     append_eos: bool = False,
     progress: bool = True,
+    strict_tokens: bool = False,
 ) -> dict[str, TokenSplit]:
-    """Tokenised train/val/test splits of the ListOps release under `root`."""
+    """Tokenised train/val/test splits of the ListOps release under `root`.
+
+    Words outside the vocabulary become <unk>; they are counted and reported with an
+    :class:`UnknownTokenWarning` naming file, line and word, or, with ``strict_tokens``,
+    raise DataFormatError at the first one.
+    """
     splits = {}
     for split, path in zip(SPLIT_FILES, source_files(root, task), strict=True):
-        sources, targets = read_listops_tsv(path)
+        sources, targets, lines = read_listops_rows(path)
+        unknown, first = 0, None
+        for row, source in enumerate(sources):
+            words = unknown_words(source)
+            if words:
+                unknown += len(words)
+                first = first or (lines[row], words[0])
+                if strict_tokens:
+                    raise DataFormatError(path, f"line {lines[row]}", f"unknown token "
+                                          f"{words[0]!r} (not in the ListOps vocabulary)")
+        if unknown:
+            warnings.warn(
+                f"{path}: {unknown} unknown token(s) read as <unk> (first {first[1]!r} on "
+                f"line {first[0]}); use --strict-tokens (config: strict_tokens: true) "
+                f"to make this an error", UnknownTokenWarning, stacklevel=2)
         ids = [
             encode_listops(s, append_eos)[:max_tokens]
             for s in tqdm(sources, desc=f"listops {split}", disable=not progress, leave=False)

@@ -19,9 +19,10 @@ n_train go to train, the next n_val to val and the rest to test.
 from __future__ import annotations
 
 import csv
+import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ from tqdm import tqdm
 
 MIN, MAX, MED, SUM_MOD, END = "[MIN", "[MAX", "[MED", "[SM", "]"
 OPERATORS = (MIN, MAX, MED, SUM_MOD)  # FIRST and LAST exist in the original but are disabled
+MARKER = "generator.json"  # written next to the TSVs: this folder's files are generated
 VALUE_P = 0.25  # probability threshold: r <= VALUE_P makes an operator node
 
 OPERATOR_FUNCTIONS: dict[str, Callable[[list[int]], int]] = {
@@ -61,6 +63,60 @@ class ListOpsSettings:
             raise ValueError(f"no length satisfies {self.min_length} < length < {self.max_length}")
         if self.max_length <= 1 + 2:  # the shortest operator node has length 3
             raise ValueError(f"max_length {self.max_length} admits only bare values")
+        check_feasible(self)
+
+
+def tree_counts(max_depth: int, max_args: int, max_length: int) -> np.ndarray:
+    """``counts[L]``: how many distinct trees of length L < max_length the generator can make.
+
+    Float64, capped at 1e30 (more than any split needs; small counts are exact). A leaf is
+    one of 10 values (length 1); a node at depth d < max_depth is one of 4 operators over
+    k = 2..max_args subtrees of depth d + 1 (length 2 + their lengths); the root is at depth 1.
+    """
+    leaf = np.zeros(max_length)
+    leaf[1] = 10.0
+    counts = leaf.copy()  # trees whose root sits at depth max_depth: leaves only
+    for _ in range(max_depth - 1):
+        nodes = np.zeros(max_length)
+        power = counts.copy()  # k = 1
+        for _k in range(2, max_args + 1):
+            power = np.minimum(np.convolve(power, counts)[:max_length], 1e30)
+            nodes[2:] += power[:-2]
+        counts = np.minimum(leaf + 4.0 * nodes, 1e30)
+    return counts
+
+
+def check_feasible(settings: ListOpsSettings) -> None:
+    """Raise ``ValueError`` unless enough distinct trees satisfy the length bounds.
+
+    The generator keeps drawing until it has n_train + n_val + n_test distinct trees with
+    min_length < length < max_length; without this check impossible settings (max_depth 1,
+    an unreachable min_length, too few distinct short trees) make it loop forever.
+    """
+    counts = tree_counts(settings.max_depth, settings.max_args, settings.max_length)
+    available = float(counts[settings.min_length + 1:].sum())
+    needed = settings.n_train + settings.n_val + settings.n_test
+    if available < needed:
+        lengths = np.flatnonzero(counts)
+        raise ValueError(
+            f"ListOps settings cannot be satisfied: max_depth={settings.max_depth} and "
+            f"max_args={settings.max_args} make {available:.0f} distinct trees with "
+            f"{settings.min_length} < length < {settings.max_length} (reachable lengths "
+            f"below max_length: {_ranges(lengths)}), but train + val + test = {needed} are "
+            f"asked for; raise max_depth or max_args, lower min_length (min_len) or ask for "
+            f"fewer examples")
+
+
+def _ranges(values: np.ndarray) -> str:
+    """'1, 3-9, 12' for sorted ints (at most a few runs shown)."""
+    runs: list[list[int]] = []
+    for v in map(int, values):
+        if runs and v == runs[-1][1] + 1:
+            runs[-1][1] = v
+        else:
+            runs.append([v, v])
+    text = [f"{a}" if a == b else f"{a}-{b}" for a, b in runs[:6]]
+    return ", ".join(text) + (", ..." if len(runs) > 6 else "")
 
 
 class _UniformStream:
@@ -137,10 +193,29 @@ def write_listops_tsv(path: Path, rows: list[tuple[str, int]]) -> None:
 def generate_listops_release(
     out_dir: Path | str, settings: ListOpsSettings, task: str = "basic", progress: bool = True
 ) -> dict[str, Path]:
-    """Generate and write `<out_dir>/<task>_{train,val,test}.tsv`; returns the paths."""
+    """Generate and write `<out_dir>/<task>_{train,val,test}.tsv`; returns the paths.
+
+    The folder gets a marker ``generator.json`` (settings and seed). TSV files already
+    there are replaced only when the marker says this generator wrote them: an official
+    release (or any file without the marker) is never overwritten.
+    """
+    out_dir = Path(out_dir)
+    marker = out_dir / MARKER
+    names = [f"{task}_{split}.tsv" for split in ("train", "val", "test")]
+    foreign = [name for name in names if (out_dir / name).exists()]
+    if foreign and not marker.is_file():
+        raise FileExistsError(
+            f"{out_dir} holds {', '.join(foreign)} that this generator did not write (no "
+            f"{MARKER}), e.g. the official release; use another --out, or delete them to "
+            f"generate there")
     splits = generate_listops(settings, progress=progress)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    record = {"generator": "lra.listops_generator", "task": task, "settings": asdict(settings)}
+    tmp = out_dir / f".{MARKER}.tmp-{os.getpid()}"
+    tmp.write_text(json.dumps(record, indent=1))
+    os.replace(tmp, marker)  # before the TSVs: a crash leaves files marked as ours
     paths = {}
     for split, rows in splits.items():
-        paths[split] = Path(out_dir) / f"{task}_{split}.tsv"
+        paths[split] = out_dir / f"{task}_{split}.tsv"
         write_listops_tsv(paths[split], rows)
     return paths

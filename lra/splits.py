@@ -8,6 +8,7 @@ pair in `tokens2` / `offsets2`.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -65,6 +66,23 @@ class TokenSplit:
         if self.tokens2 is None or self.offsets2 is None:
             raise ValueError("this split has no second document")
         return self.tokens2[self.offsets2[i] : self.offsets2[i + 1]]
+
+    def digest(self) -> str:
+        """SHA-256 (hex) of the split's content: every array's dtype, shape and bytes.
+
+        Equal for equal data however it was obtained (cache, fresh parse, copied files);
+        training uses it to tell whether a checkpoint was trained on the same examples.
+        """
+        h = hashlib.sha256()
+        for name in ("tokens", "offsets", "labels", "tokens2", "offsets2"):
+            array = getattr(self, name)
+            if array is None:
+                h.update(f"{name}:none;".encode())
+                continue
+            array = np.ascontiguousarray(array)
+            h.update(f"{name}:{array.dtype.str}:{array.shape};".encode())
+            h.update(memoryview(array).cast("B"))
+        return h.hexdigest()
 
     def subset(self, index: np.ndarray) -> TokenSplit:
         """A new split holding examples `index` (int array), in that order."""

@@ -14,10 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from . import cifar, fashion_mnist, listops, pathfinder, retrieval, spam_assassin, text
 from .cache import load_or_build
 from .dataset import LRADataset
+from .errors import DataFormatError
 from .splits import TokenSplit
+from .tokenizers import LISTOPS_UNK
 
 
 @dataclass(frozen=True)
@@ -111,12 +115,33 @@ def source_files(task: str, root: Path | str, level: str = "hard") -> list[Path]
 
 
 def read_splits(
-    task: str, root: Path | str, level: str = "hard", progress: bool = True
+    task: str, root: Path | str, level: str = "hard", progress: bool = True,
+    strict_tokens: bool = False,
 ) -> dict[str, TokenSplit]:
-    """Read and tokenise the raw files of `task` (no cache): {'train', 'val', 'test'}."""
+    """Read and tokenise the raw files of `task` (no cache): {'train', 'val', 'test'}.
+
+    strict_tokens (ListOps): an unknown word is a DataFormatError instead of a counted
+    warning. A split without examples is a DataFormatError naming the data root.
+    """
+    splits = _read_splits(task, root, level, progress, strict_tokens)
+    check_not_empty(task, root, splits)
+    return splits
+
+
+def check_not_empty(task: str, root: Path | str, splits: dict[str, TokenSplit]) -> None:
+    """Raise DataFormatError naming the root and split when a split holds no examples."""
+    for name, split in splits.items():
+        if len(split) == 0:
+            raise DataFormatError(
+                Path(root), f"{name} split", f"no {task} examples; check the files under "
+                f"the data root (layout: python -m lra inspect {task} --root ...)")
+
+
+def _read_splits(task: str, root: Path | str, level: str, progress: bool,
+                 strict_tokens: bool) -> dict[str, TokenSplit]:
     get_task(task)
     if task == "listops":
-        return listops.read_listops(root, progress=progress)
+        return listops.read_listops(root, progress=progress, strict_tokens=strict_tokens)
     if task == "text":
         return text.read_text(root, progress=progress)
     if task == "retrieval":
@@ -139,24 +164,33 @@ def load_splits(
     level: str = "hard",
     mmap: bool = False,
     progress: bool = True,
+    strict_tokens: bool = False,
 ) -> dict[str, TokenSplit]:
     """Tokenised splits of `task`, read from `cache_dir` when a valid cache exists.
 
     Without cache_dir the raw files are read every time. With it, the first call builds
     the cache (atomically) and later calls with unchanged files and settings read it.
     mmap: memory-map the cached arrays (useful for Path-X, 3.3 GB of pixels).
+    strict_tokens (ListOps): unknown words are an error naming file and line, also when
+    the cache was built without it (the files are then read again to find the line).
+    Empty splits are a DataFormatError, also from a cache built before this check.
     """
     if cache_dir is None:
-        return read_splits(task, root, level, progress)
-    return load_or_build(
+        return read_splits(task, root, level, progress, strict_tokens)
+    splits = load_or_build(
         cache_dir,
         task,
         _settings(task, level),
         Path(root).resolve(),
         [Path(p).resolve() for p in source_files(task, root, level)],
-        lambda: read_splits(task, root, level, progress),
+        lambda: read_splits(task, root, level, progress, strict_tokens),
         mmap=mmap,
     )
+    check_not_empty(task, root, splits)
+    if strict_tokens and task == "listops" and any(
+            np.any(s.tokens == LISTOPS_UNK) for s in splits.values()):
+        read_splits(task, root, level, progress, strict_tokens)  # raises naming the line
+    return splits
 
 
 def load_datasets(

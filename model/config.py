@@ -7,7 +7,9 @@ offending field.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from typing import Any
 
 ATTENTIONS = ("softmax", "linear", "astromorphic")
 RF_MODES = ("scalar", "none", "gated")
@@ -99,7 +101,7 @@ class ModelConfig:
             raise ValueError(f"alpha must lie in (0, 1], got {self.alpha!r}")
         if self.astro_m is not None and self.astro_m <= 0:
             raise ValueError(f"astro_m must be positive or None, got {self.astro_m!r}")
-        if self.recurrent and self.rf_mode != "none" and self.retention is None:
+        if needs_retention(self) and self.retention is None:
             raise ValueError(
                 f"rf_mode={self.rf_mode!r} needs retention='results/retention/<condition>.json' "
                 "(written by `snakemake --cores 8` or `python -m distill`), or rf_mode='none'")
@@ -109,3 +111,20 @@ class ModelConfig:
     def field_names(cls) -> tuple[str, ...]:
         """Names of all fields, for checking keyword arguments."""
         return tuple(f.name for f in fields(cls))
+
+
+def needs_retention(config: ModelConfig | Mapping[str, Any]) -> bool:
+    """True when a model with these *resolved* settings reads a retention file.
+
+    ``config`` is a :class:`ModelConfig` or a mapping of its fields after the preset's
+    defaults are applied (``model.presets.resolved_settings``), never raw overrides: the
+    RF mode a preset implies (``none`` for rmt and rlt) decides, not a guessed default.
+    Only a recurrent model whose ``rf_mode`` is not ``none`` scales memory by RF(t, T).
+    """
+    if isinstance(config, Mapping):
+        defaults = {f.name: f.default for f in fields(ModelConfig)}
+        recurrent = config.get("recurrent", defaults["recurrent"])
+        rf_mode = config.get("rf_mode", defaults["rf_mode"])
+    else:
+        recurrent, rf_mode = config.recurrent, config.rf_mode
+    return bool(recurrent) and rf_mode != "none"

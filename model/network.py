@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from model.blocks import Block, sinusoidal_positions
-from model.config import ModelConfig
+from model.config import ModelConfig, needs_retention
 from model.heads import ClassifierHead, DualEncoderHead
 from model.recurrence import SegmentPlan, plan_segments
 from model.retention import RetentionSchedule, compress_memory, load_retention
@@ -35,7 +35,7 @@ class SegmentClassifier(nn.Module):
         self.config = config.validate()
         d = config.d_model
         self.retention: RetentionSchedule | None = None
-        if config.recurrent and config.rf_mode != "none":
+        if needs_retention(config):
             self.retention = load_retention(config.retention)
         self.embed = nn.Embedding(config.vocab_size, d)
         self.drop = nn.Dropout(config.dropout)

@@ -34,6 +34,13 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def resolved_settings(preset: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    """A preset's defaults with ``overrides`` on top (plain dict; not validated)."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; allowed: {', '.join(PRESETS)}")
+    return {**PRESETS[preset], **overrides}
+
+
 def model_config(preset: str, **overrides: Any) -> ModelConfig:
     """The validated :class:`ModelConfig` of a preset, with keyword overrides."""
     if preset not in PRESETS:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from model.config import ModelConfig
+from model.config import ModelConfig, needs_retention
 from model.retention import RetentionSchedule
 
 
@@ -108,7 +108,7 @@ def plan_segments(config: ModelConfig, retention: RetentionSchedule | None, toke
     steps = torch.arange(t_max, device=tokens.device)
     active = steps[None, :] < n_segments[:, None]
     final = steps[None, :] == (n_segments[:, None] - 1)
-    if retention is not None and config.recurrent and config.rf_mode != "none":
+    if retention is not None and needs_retention(config):
         rf = retention.table(n_segments, t_max, dtype=dtype, device=tokens.device)
     else:
         rf = torch.ones(tokens.shape[0], t_max, dtype=dtype, device=tokens.device)

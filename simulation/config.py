@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -116,18 +117,70 @@ def validate_config(config: Any) -> dict[str, Any]:
     if error is not None:
         raise ConfigError(_format_schema_error(error))
     config = copy.deepcopy(config)
+    compare_given = "compare_segments" in (config.get("retention") or {})
     for key in ("seed", "simulation", "retention", "sweeps"):
         _fill_defaults(config, {"properties": {key: schema["properties"][key]}}, schema)
+    if not compare_given:  # the default 16 never exceeds a smaller max_segments
+        retention = config["retention"]
+        retention["compare_segments"] = min(retention["compare_segments"],
+                                            retention["max_segments"])
     check_simulation({**config["simulation"], "model": "rate"}, prefix="simulation")
     check_simulation({"model": "tripartite", "tripartite": config["simulation"]["tripartite"]},
                      prefix="simulation")
     for name in config["conditions"]:
         config["conditions"][name] = config["conditions"][name] or {}
         check_simulation(resolve_condition(config, name), prefix=f"conditions.{name}")
+    check_segments(config)
+    check_paths(config)
     from simulation.sweeps import check_sweeps  # imports this module
 
     check_sweeps(config)
     return config
+
+
+def inside_project(path: str, project: str | Path | None = None) -> bool:
+    """True when ``path`` lies inside ``project`` (default: the working directory, where
+    the pipeline writes ``results/``; relative paths are taken from there).
+
+    Purely lexical (``..`` is resolved, links are not followed), so a ``data`` folder that
+    is a link to another disk still counts as inside.
+    """
+    root = os.path.normpath(os.path.abspath(project if project is not None else os.getcwd()))
+    full = os.path.normpath(os.path.join(root, os.path.expanduser(path)))
+    return full == root or full.startswith(root + os.sep)
+
+
+def check_paths(config: dict[str, Any]) -> None:
+    """Folders the pipeline writes must lie inside the project (the working directory).
+
+    Only a data root read as files (``experiment.tasks.<task>.root`` with ``source:
+    files``) may lie anywhere: it is only read (a read-only system folder works).
+    """
+    written = [("simulation.cache_dir", config["simulation"]["cache_dir"])]
+    for task, spec in ((config.get("experiment") or {}).get("tasks") or {}).items():
+        if spec.get("source") == "generate":
+            written.append((f"experiment.tasks.{task}.root", spec["root"]))
+    for key, value in written:
+        if not inside_project(value):
+            raise ConfigError(
+                f"config key '{key}': {value!r} lies outside the project ({os.getcwd()}), "
+                f"and the pipeline writes there; use a path inside it (a link such as "
+                f"data -> /scratch/data is fine). Only the root of a 'source: files' task may "
+                f"lie outside")
+
+
+def check_segments(config: dict[str, Any]) -> None:
+    """Segment counts that plots ask for must lie within the schedules distill writes."""
+    most = config["retention"]["max_segments"]
+    wanted = [("retention.compare_segments", config["retention"]["compare_segments"])]
+    for name, sweep in (config.get("sweeps") or {}).items():
+        for t in sweep.get("schedule_segments") or []:
+            wanted.append((f"sweeps.{name}.schedule_segments", t))
+    for key, t in wanted:
+        if t > most:
+            raise ConfigError(
+                f"config key '{key}': T = {t} segments, but schedules are written only for "
+                f"T = 1..{most} (retention.max_segments); lower it or raise max_segments")
 
 
 def resolve_condition(config: dict[str, Any], name: str) -> dict[str, Any]:
@@ -203,6 +256,7 @@ def check_simulation(params: dict[str, Any], prefix: str = "simulation") -> None
             raise ConfigError(f"config key '{full}': {value!r} must be positive")
         return q
 
+    check_network_memory(params["network"], prefix=f"{prefix}.network")
     for key in TIME_CONSTANTS:
         quantity("constants", key, "second")
     for key in LENGTH_CONSTANTS:
@@ -230,6 +284,37 @@ def check_simulation(params: dict[str, Any], prefix: str = "simulation") -> None
                 f"config key '{prefix}.{key}': {value} is not a whole number of time steps "
                 f"dt = {params['dt']}"
             )
+
+
+#: Bytes per synapse-to-synapse coupling connection in Brian2, an estimate: two int32
+#: indices and the float64 weight T take 16; the rest allows for Brian2's index arrays.
+BYTES_PER_COUPLING = 48
+
+
+def physical_memory_bytes() -> int:
+    """Physical memory of this machine in bytes (0 when the OS does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def check_network_memory(network: dict[str, Any], prefix: str = "simulation.network",
+                         memory_bytes: int | None = None) -> None:
+    """Refuse a rate-model network whose all-to-all process coupling cannot fit in memory.
+
+    n_syn = n_pre * n_post processes are coupled pairwise: n_syn (n_syn - 1) connections
+    of :data:`BYTES_PER_COUPLING` bytes each, against this machine's physical memory.
+    """
+    n_syn = network["n_pre"] * network["n_post"]
+    need = n_syn * (n_syn - 1) * BYTES_PER_COUPLING
+    have = physical_memory_bytes() if memory_bytes is None else memory_bytes
+    if have and need > have:
+        raise ConfigError(
+            f"config key '{prefix}.n_pre' / '{prefix}.n_post': {network['n_pre']} x "
+            f"{network['n_post']} = {n_syn} synapses need {n_syn * (n_syn - 1):,} coupling "
+            f"connections, about {need / 2**30:.1f} GiB, more than this machine's "
+            f"{have / 2**30:.1f} GiB; use fewer neurons (the coupling grows as n_syn^2)")
 
 
 def condition_names(config: dict[str, Any]) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from brian2 import Quantity, get_dimensions
@@ -42,6 +43,11 @@ def parse_quantity(text: str, dimension: Dimension | str, key: str) -> Quantity:
             f"write a number and a unit, e.g. '20 ms' or '2 um'"
         )
     number, unit_name = match.groups()
+    if not math.isfinite(float(number)):
+        raise ValueError(
+            f"config key '{key}': {text!r} is not a finite number (too large for a float); "
+            f"write a value below 1e308"
+        )
     if not unit_name:
         if dimension is not DIMENSIONLESS:
             raise ValueError(

@@ -243,3 +243,101 @@ def test_missing_release_names_layout_and_source(tmp_path):
     message = str(err.value)
     assert "listops-1000/basic_train.tsv" in message
     assert "google-research/long-range-arena" in message and "lra_release" in message
+
+
+def test_tree_counts_match_a_hand_count():
+    from lra.listops_generator import tree_counts
+
+    # depth 2, two arguments: 10 leaves (length 1) and 4 operators x 10 x 10 (length 4)
+    counts = tree_counts(max_depth=2, max_args=2, max_length=10)
+    assert counts[1] == 10 and counts[4] == 400 and counts.sum() == 410
+    # depth 3 adds nodes of length 2 + (1 or 4) + (1 or 4): 4, 7 and 10 (not < 10)
+    counts = tree_counts(max_depth=3, max_args=2, max_length=10)
+    assert counts[4] == 400 and counts[7] == 4 * 2 * 10 * 400
+
+
+@pytest.mark.parametrize("kw, reason", [
+    ({"max_depth": 1}, r"max_depth=1 .* 0 distinct trees.*reachable lengths below max_length: 1\)"),
+    ({"max_depth": 3, "max_args": 3, "min_length": 1500}, "0 distinct trees with 1500 < length"),
+    ({"max_depth": 2, "max_args": 2, "min_length": 2, "max_length": 10, "n_train": 500,
+      "n_val": 0, "n_test": 0}, "400 distinct trees.* 500 are asked for"),
+])
+def test_impossible_generator_settings_fail_fast_with_the_reason(kw, reason):
+    with pytest.raises(ValueError, match=reason):
+        ListOpsSettings(**kw)
+
+
+# ---------------------------------------------------------------- files it did not write
+TINY = ListOpsSettings(n_train=6, n_val=2, n_test=2, min_length=3, max_length=30, max_depth=3,
+                       max_args=3, seed=1)
+
+
+def _release(folder: Path, train: bytes = b"Source\tTarget\n( [MAX 2 9 ] )\t9\n") -> Path:
+    """An 'official' release: three TSVs, no generator marker."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "basic_train.tsv").write_bytes(train)
+    for split in ("val", "test"):
+        (folder / f"basic_{split}.tsv").write_bytes(b"Source\tTarget\n( [MIN 3 1 ] )\t1\n")
+    return folder
+
+
+def test_generator_never_overwrites_files_it_did_not_write(tmp_path, capsys):
+    from lra.cli import main
+
+    folder = _release(tmp_path / "listops-1000")
+    before = (folder / "basic_train.tsv").read_bytes()
+    with pytest.raises(FileExistsError, match="basic_train.tsv.*did not write.*generator.json"):
+        generate_listops_release(folder, TINY, progress=False)
+    assert main(["generate", "listops", "--out", str(folder), "--train", "6", "--val", "2",
+                 "--test", "2", "--min-len", "3", "--max-len", "30", "--max-depth", "3"]) == 2
+    assert "did not write" in capsys.readouterr().err
+    assert (folder / "basic_train.tsv").read_bytes() == before
+    # its own output is replaced (new settings or seed), and marked
+    ours = tmp_path / "ours"
+    generate_listops_release(ours, TINY, progress=False)
+    generate_listops_release(ours, ListOpsSettings(**{**TINY.__dict__, "seed": 2}),
+                             progress=False)
+    assert '"seed": 2' in (ours / "generator.json").read_text()
+
+
+def test_header_only_split_is_an_error_naming_the_file(tmp_path):
+    folder = _release(tmp_path / "listops-1000", train=b"Source\tTarget\r\n")
+    with pytest.raises(DataFormatError, match=r"basic_train.tsv: whole file: no examples"):
+        read_listops(tmp_path, progress=False)
+    (folder / "basic_train.tsv").write_bytes(b"")
+    with pytest.raises(DataFormatError, match=r"basic_train.tsv: whole file: no examples"):
+        read_listops(tmp_path, progress=False)
+
+
+def test_undecodable_byte_names_file_and_line(tmp_path):
+    _release(tmp_path / "listops-1000",
+             train=b"Source\tTarget\n( [MAX 2 9 ] )\t9\n( [MIN 2 \xff ] )\t2\n")
+    with pytest.raises(DataFormatError, match=r"basic_train.tsv: line 3: byte 0xff at column 10"):
+        read_listops(tmp_path, progress=False)
+
+
+def test_unknown_tokens_are_counted_or_an_error(tmp_path):
+    from lra.listops import UnknownTokenWarning
+    from lra.tasks import load_splits
+
+    _release(tmp_path / "listops-1000",
+             train=b"Source\tTarget\n( [MAX 2 9 ] )\t9\n( [MIN 2 FOO ] )\t2\n( [MAX x y ] )\t2\n")
+    with pytest.warns(UnknownTokenWarning, match=r"basic_train.tsv: 3 unknown token.*'FOO' on "
+                                                 r"line 3"):
+        splits = load_splits("listops", tmp_path, tmp_path / "cache", progress=False)
+    assert len(splits["train"]) == 3
+    with pytest.raises(DataFormatError, match=r"basic_train.tsv: line 3: unknown token 'FOO'"):
+        read_listops(tmp_path, progress=False, strict_tokens=True)
+    # the cache built leniently above does not hide them from a strict run
+    with pytest.raises(DataFormatError, match=r"line 3: unknown token 'FOO'"):
+        load_splits("listops", tmp_path, tmp_path / "cache", progress=False, strict_tokens=True)
+
+
+def test_an_empty_split_from_any_loader_names_the_root(tmp_path):
+    from lra.splits import from_sequences
+    from lra.tasks import check_not_empty
+
+    empty = from_sequences([], [])
+    with pytest.raises(DataFormatError, match=f"{tmp_path}: val split: no image examples"):
+        check_not_empty("image", tmp_path, {"train": from_sequences([np.ones(3)], [1]),
+                                            "val": empty})

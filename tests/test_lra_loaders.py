@@ -282,3 +282,34 @@ def test_label_out_of_range_names_file_and_index(tmp_path):
     check_label_range(tmp_path / "labels", np.array([0, 9, 3]), 10)  # all fine
     with pytest.raises(DataFormatError, match=r"labels: index 1: label 10 outside 0\.\.9"):
         check_label_range(tmp_path / "labels", np.array([0, 10, -1]), 10)
+
+
+class _Payload:
+    """Pickles as a call of os.system: what a crafted batch file could hold."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (self.command,))
+
+
+def test_a_crafted_cifar_batch_cannot_run_code(tmp_path):
+    folder, _ = write_cifar(tmp_path / "data")
+    marker = tmp_path / "ran"
+    with open(folder / "data_batch_2", "wb") as f:
+        pickle.dump({b"data": _Payload(f"touch {marker}"), b"labels": [1]}, f)
+    with pytest.raises(DataFormatError, match=r"data_batch_2: pickle.*(posix|os)\.system"):
+        read_image(tmp_path / "data", progress=False)
+    assert not marker.exists()
+
+
+def test_cifar_batches_of_every_pickle_protocol_load(tmp_path):
+    folder, batches = write_cifar(tmp_path)
+    for protocol in (2, 5):
+        for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+            batch = pickle.loads((folder / name).read_bytes())
+            (folder / name).write_bytes(pickle.dumps(batch, protocol=protocol))
+        assert read_image(tmp_path, progress=False)["test"].labels.tolist() == batches[5][1]

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 import yaml
 
 from simulation.config import ConfigError, validate_config
 from tests.test_workflow import REPO
-from train.plan import ExperimentError, available_tasks, prepare_commands, run_names, run_spec
+from train.plan import (
+    ExperimentError,
+    available_tasks,
+    check_experiment,
+    prepare_commands,
+    run_names,
+    run_spec,
+)
 
 
 @pytest.fixture
@@ -82,3 +90,94 @@ def test_bad_experiment_values_are_rejected(path, value, message):
     node[path[-1]] = value
     with pytest.raises(ConfigError, match=message):
         validate_config(raw)
+
+
+def test_only_runs_that_read_a_retention_file_depend_on_one(config):
+    from model.config import needs_retention
+    from model.presets import resolved_settings
+
+    for variant in ("transformer", "rmt", "rlt", "rmaat_no_rf"):
+        spec = run_spec(config, "listops", variant, 0)
+        assert "retention" not in spec.model, variant
+        assert not needs_retention(resolved_settings(spec.preset, spec.model))
+    for variant in ("rmaat", "rmaat_gated"):
+        assert run_spec(config, "listops", variant, 0).model["retention"].endswith("baseline.json")
+    cfg = copy.deepcopy(config)
+    cfg["experiment"]["variants"]["rmt_rf"] = {"preset": "rmt", "model": {"rf_mode": "scalar"}}
+    assert "retention" in run_spec(cfg, "listops", "rmt_rf", 0).model
+
+
+def _raw() -> dict:
+    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+@pytest.mark.parametrize("edit, key, message", [
+    (lambda c: c["experiment"].update(seeds=[0, 0]), "experiment.seeds", "non-unique"),
+    (lambda c: c["experiment"].update(presets=["rmt", "rmt"]), "experiment.presets",
+     "non-unique"),
+    (lambda c: c["retention"].update(compare_segments=65), "retention.compare_segments",
+     "T = 1..64"),
+    (lambda c: c["sweeps"]["gliotransmitter_coupling"].update(schedule_segments=[4, 100]),
+     "sweeps.gliotransmitter_coupling.schedule_segments", "T = 100 segments"),
+    (lambda c: c["simulation"]["constants"].update(tau_s="1e400 s"),
+     "simulation.constants.tau_s", "not a finite number"),
+    (lambda c: c["simulation"]["network"].update(n_pre=1000, n_post=1000),
+     "simulation.network.n_pre", "coupling connections"),
+    (lambda c: c["simulation"].update(cache_dir="/tmp/brian"), "simulation.cache_dir",
+     "outside the project"),
+    (lambda c: c["experiment"]["tasks"]["listops"].update(root="../../x"),
+     "experiment.tasks.listops.root", "outside the project"),
+])
+def test_impossible_configs_stop_at_validation_naming_the_key(edit, key, message):
+    raw = _raw()
+    edit(raw)
+    with pytest.raises(ConfigError, match=f"'{re.escape(key)}'.*{message}"):
+        validate_config(raw)
+
+
+def test_a_files_root_may_lie_outside_the_project(tmp_path):
+    raw = _raw()
+    raw["experiment"]["tasks"]["fashion_mnist"]["root"] = str(tmp_path / "elsewhere")
+    validate_config(raw)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda e: e["variants"]["rmaat_bptt"].update(tasks=["listopps"]),
+     r"'experiment.variants.rmaat_bptt.tasks': \['listopps'\] are not tasks"),
+    (lambda e: e["tasks"]["listops"]["generate"].update(max_depth=1),
+     r"'experiment.tasks.listops.generate': ListOps settings cannot be satisfied"),
+    (lambda e: e["tasks"]["listops"]["generate"].update(min_len=120, max_depth=2),
+     r"'experiment.tasks.listops.generate':.*reachable lengths"),
+    (lambda e: e["model"].update(d_model=66),
+     r"'experiment.model'.*run listops/transformer.*divisible by n_heads"),
+    (lambda e: e["variants"]["rmaat_gated"].update(model={"n_heads": 5}),
+     r"'experiment.variants.rmaat_gated.model'.*divisible by n_heads"),
+    (lambda e: e.update(retention_condition="baselin"),
+     r"'experiment.retention_condition': 'baselin' is not a condition"),
+])
+def test_impossible_experiments_stop_before_any_job_naming_the_key(config, edit, message):
+    edit(config["experiment"])
+    with pytest.raises(ExperimentError, match=message):
+        check_experiment(config)
+
+
+def test_the_shipped_configs_pass_the_semantic_checks():
+    from simulation.config import load_config
+
+    for name in ("config.yaml", "test.yaml", "paper.yaml"):
+        check_experiment(load_config(REPO / "config" / name))
+
+
+def test_coupling_memory_is_checked_against_the_machine():
+    from simulation.config import check_network_memory
+
+    check_network_memory({"n_pre": 30, "n_post": 30}, memory_bytes=2**30)  # 0.04 GiB
+    with pytest.raises(ConfigError, match="n_post.*6,247,500 coupling connections, about 0.3 GiB"):
+        check_network_memory({"n_pre": 50, "n_post": 50}, memory_bytes=2**28)
+
+
+def test_default_compare_segments_follows_a_smaller_max_segments():
+    raw = _raw()
+    raw["retention"] = {"max_segments": 8}
+    raw["sweeps"]["gliotransmitter_coupling"]["schedule_segments"] = [4, 8]
+    assert validate_config(raw)["retention"]["compare_segments"] == 8

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,8 +15,8 @@ import torch
 from lra.listops_generator import ListOpsSettings, generate_listops_release
 from model.retention import write_retention_json
 from train.aggregate import write_tables
-from train.checkpoint import load_checkpoint
-from train.loop import TrainingDiverged, lr_factor, train_run
+from train.checkpoint import CheckpointError, load_checkpoint
+from train.loop import TrainingDiverged, divergence_message, lr_factor, train_run
 from train.report import write_report
 from train.spec import RunSpec
 
@@ -48,7 +49,7 @@ def _spec(root: Path, tmp: Path, **kw) -> RunSpec:
 
 
 def _weights(path: Path) -> dict[str, torch.Tensor]:
-    return load_checkpoint(path)["model"]
+    return load_checkpoint(path, kind="best")["model"]
 
 
 def test_lr_schedule_warms_up_then_decays_to_zero():
@@ -75,22 +76,110 @@ def test_killed_run_resumes_to_the_same_result(listops_root, tmp_path):
         torch.testing.assert_close(a[name], b[name], rtol=0, atol=0)
 
 
-def test_checkpoint_of_other_settings_is_refused(listops_root, tmp_path):
+def _retention_file(path: Path, tau: float) -> str:
+    return str(write_retention_json(path, 8, tau_cycles=tau))
+
+
+def test_changed_settings_start_over_keeping_the_old_files(listops_root, tmp_path):
     train_run(_spec(listops_root, tmp_path, epochs=1), tmp_path / "run", progress=False)
-    with pytest.raises(ValueError, match="belongs to other settings"):
-        train_run(_spec(listops_root, tmp_path, epochs=1, lr=1e-2), tmp_path / "run",
-                  progress=False)
+    old = (tmp_path / "run" / "last.pt").read_bytes()
+    new = train_run(_spec(listops_root, tmp_path, epochs=1, lr=1e-2), tmp_path / "run",
+                    progress=False)
+    kept = tmp_path / "run" / "superseded" / "1"
+    assert (kept / "last.pt").read_bytes() == old
+    assert {p.name for p in kept.iterdir()} == {"last.pt", "best.pt", "metrics.json", "why.txt"}
+    assert "other settings" in (kept / "why.txt").read_text()
+    assert new["spec"]["lr"] == 1e-2 and len(new["epochs"]) == 1
+
+
+def test_changed_retention_file_never_resumes_the_old_checkpoint(listops_root, tmp_path):
+    rf = tmp_path / "rf" / "baseline.json"
+    spec = _spec(listops_root, tmp_path, model={"retention": _retention_file(rf, 4.0)})
+    # killed mid-training with the old schedule; then the condition's schedule changes
+    assert train_run(spec, tmp_path / "run", progress=False, stop_after_steps=3) == {}
+    _retention_file(rf, 0.5)
+    resumed = train_run(spec, tmp_path / "run", progress=False)
+    assert "retention changed" in (tmp_path / "run" / "superseded" / "1" / "why.txt").read_text()
+    fresh = train_run(spec, tmp_path / "fresh", progress=False)  # the new schedule only
+    losses = [[e["train_loss"] for e in m["epochs"]] for m in (resumed, fresh)]
+    assert losses[0] == losses[1]
+    assert resumed["inputs"] == fresh["inputs"] and resumed["inputs"]["retention"] is not None
+
+
+def test_regenerated_data_never_resumes_the_old_checkpoint(tmp_path):
+    root = tmp_path / "data"
+
+    def generate(seed: int) -> None:
+        settings = ListOpsSettings(n_train=48, n_val=16, n_test=16, min_length=5, max_length=40,
+                                   max_depth=3, max_args=3, seed=seed)
+        generate_listops_release(root / "listops-1000", settings, progress=False)
+
+    generate(1)
+    spec = _spec(root, tmp_path, epochs=1)
+    first = train_run(spec, tmp_path / "run", progress=False)
+    generate(2)  # same paths and settings, other seed: other examples
+    second = train_run(spec, tmp_path / "run", progress=False)
+    assert "data changed" in (tmp_path / "run" / "superseded" / "1" / "why.txt").read_text()
+    assert second["inputs"]["data"] != first["inputs"]["data"]
+    assert second["inputs"]["retention"] == first["inputs"]["retention"]
+
+
+def test_a_model_without_rf_records_no_retention(listops_root, tmp_path):
+    spec = _spec(listops_root, tmp_path, preset="rmt", epochs=1, checkpoint_every=0,
+                 model={"retention": None})
+    assert train_run(spec, tmp_path / "rmt", progress=False)["inputs"]["retention"] is None
+
+
+def test_checkpoint_with_changed_bytes_is_a_clear_error(listops_root, tmp_path):
+    spec = _spec(listops_root, tmp_path, epochs=1)
+    assert train_run(spec, tmp_path / "run", progress=False, stop_after_steps=2) == {}
+    last = tmp_path / "run" / "last.pt"
+    raw = bytearray(last.read_bytes())
+    raw[len(raw) // 2: len(raw) // 2 + 16] = bytes(16)
+    last.write_bytes(bytes(raw))
+    with pytest.raises(CheckpointError, match=f"{last}.*damaged.*delete {last}"):
+        train_run(spec, tmp_path / "run", progress=False)
+
+
+def test_best_in_place_of_last_and_a_deleted_best_are_clear_errors(listops_root, tmp_path):
+    spec = _spec(listops_root, tmp_path, epochs=1)
+    out = tmp_path / "run"
+    train_run(spec, out, progress=False)
+    (out / "last.pt").rename(tmp_path / "last.pt")
+    shutil.copy(out / "best.pt", out / "last.pt")
+    with pytest.raises(CheckpointError, match="'best' checkpoint where a 'last' one belongs"):
+        train_run(spec, out, progress=False)
+    (tmp_path / "last.pt").replace(out / "last.pt")
+    (out / "best.pt").unlink()
+    with pytest.raises(CheckpointError, match=f"best.pt is missing.*delete {out / 'last.pt'}"):
+        train_run(spec, out, progress=False)
+
+
+def test_checkpoints_written_before_checksums_still_load(tmp_path):
+    state = {"config_hash": "abc", "model": {"w": torch.ones(2)}, "epoch": 3}
+    torch.save(state, tmp_path / "best.pt")
+    assert load_checkpoint(tmp_path / "best.pt", kind="best")["epoch"] == 3
+    with pytest.raises(CheckpointError, match="missing"):
+        load_checkpoint(tmp_path / "best.pt", kind="last")
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(listops_root, tmp_path):
     spec = _spec(listops_root, tmp_path, epochs=1, lr=1e30, special_lr=1e30, grad_clip=0.0,
                  checkpoint_every=1)
-    with pytest.raises(TrainingDiverged, match="last good checkpoint"):
+    with pytest.raises(TrainingDiverged, match="last good checkpoint.*turn on gradient clip"):
         train_run(spec, tmp_path / "nan", progress=False)
     ckpt = load_checkpoint(tmp_path / "nan" / "last.pt")
     assert ckpt is not None
     assert all(torch.isfinite(v).all() for v in ckpt["model"].values() if v.is_floating_point())
     assert not (tmp_path / "nan" / "metrics.json").exists()
+
+
+def test_divergence_message_does_not_advise_clipping_when_it_is_on(tmp_path):
+    on = RunSpec(task="listops", preset="rmaat", grad_clip=1.0)
+    off = RunSpec(task="listops", preset="rmaat", grad_clip=0.0)
+    assert "already on" in divergence_message(on, float("nan"), 0, 5, tmp_path)
+    assert "turn on gradient clipping" not in divergence_message(on, float("nan"), 0, 5, tmp_path)
+    assert "turn on gradient clipping" in divergence_message(off, float("nan"), 0, 5, tmp_path)
 
 
 def test_two_processes_match_one_process(listops_root, tmp_path):

@@ -100,3 +100,24 @@ def test_missing_task_data_stops_the_dag_with_instructions(tmp_path):
     out = result.stdout + result.stderr
     assert result.returncode != 0
     assert "Expected layout" in out and "long-range-arena" in out and "generate" in out
+
+
+def test_only_runs_that_read_a_retention_file_depend_on_it(tmp_path):
+    targets = [f"results/runs/listops/{v}/seed0/metrics.json" for v in ("rmt", "rlt", "rmaat")]
+    result = snakemake(tmp_path, REPO / "config" / "config.yaml", "--dry-run", *targets)
+    assert result.returncode == 0, result.stderr[-3000:]
+    inputs = dict(re.findall(r"input: (results/runs/listops/(\w+)/seed0/spec\.json[^\n]*)",
+                             result.stdout)[i][::-1] for i in range(3))
+    assert "retention" not in inputs["rmt"] and "retention" not in inputs["rlt"]
+    assert "results/retention/baseline.json" in inputs["rmaat"]
+
+
+def test_an_impossible_experiment_stops_before_any_job(tmp_path):
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["experiment"]["variants"]["rmaat_bptt"]["tasks"] = ["listop"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    result = snakemake(tmp_path, bad, "--dry-run")
+    assert result.returncode != 0
+    assert "experiment.variants.rmaat_bptt.tasks" in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()

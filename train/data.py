@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,21 @@ def run_datasets(spec: RunSpec) -> dict[str, Dataset]:
         cap = caps.get(split)
         out[split] = Subset(dataset, range(min(cap, len(dataset)))) if cap else dataset
     return out
+
+
+def data_digest(data: dict[str, Dataset]) -> str:
+    """SHA-256 (hex) of the full splits behind ``data`` (caps are part of the run spec).
+
+    Regenerated data (other generator settings or seed), edited files or another
+    tokenisation give another digest; the same examples reached another way do not.
+    """
+    h = hashlib.sha256()
+    for name in sorted(data):
+        dataset = data[name]
+        while isinstance(dataset, Subset):
+            dataset = dataset.dataset
+        h.update(f"{name}={dataset.split.digest()};".encode())
+    return h.hexdigest()
 
 
 def lengths_of(dataset: Dataset) -> np.ndarray:

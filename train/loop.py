@@ -14,8 +14,10 @@ and the RNG state is part of the checkpoint.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
 import platform
 import resource
 import time
@@ -30,10 +32,11 @@ from tqdm import tqdm
 from lra.dataset import LRACollate
 from lra.tasks import get_task
 from model import build_model
+from model.config import needs_retention
 from model.drivers import backward
 from model.optim import param_groups
-from train.checkpoint import load_checkpoint, save_checkpoint
-from train.data import epoch_batches, make_batch, run_datasets
+from train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from train.data import data_digest, epoch_batches, make_batch, run_datasets
 from train.distributed import (
     DistInfo,
     average_gradients,
@@ -149,12 +152,19 @@ def _train(spec: RunSpec, out: Path, device: torch.device, info: DistInfo, progr
 
     state = {"epoch": 0, "batch": 0, "step": 0, "history": [], "best_val": -1.0,
              "best_epoch": -1, "epoch_stats": _new_stats(), "wall_s": 0.0}
+    inputs = run_inputs(net, data)
     ckpt = load_checkpoint(out / "last.pt")
+    stale = _stale_reason(ckpt, spec, inputs)
+    if stale or (ckpt is None and (out / "best.pt").exists()):
+        ckpt = None
+        barrier(info)  # every process has decided before the files move
+        if info.main:
+            kept = set_aside(out, stale or "no last.pt to resume from")
+            if kept is not None:
+                print(f"{spec.run_id}: starting over: {stale or 'no last.pt to resume from'}; "
+                      f"the previous files are kept in {kept}", flush=True)
+        barrier(info)
     if ckpt is not None:
-        if ckpt["config_hash"] != spec.config_hash():
-            raise ValueError(f"{out / 'last.pt'} belongs to other settings "
-                             f"(config hash {ckpt['config_hash']} != {spec.config_hash()}); "
-                             f"delete it or use another output folder")
         net.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
@@ -169,7 +179,7 @@ def _train(spec: RunSpec, out: Path, device: torch.device, info: DistInfo, progr
         rng = _gather_rng(info)
         if info.main:
             save_checkpoint(out / "last.pt", {
-                "config_hash": spec.config_hash(), "model": net.state_dict(),
+                "config_hash": spec.config_hash(), "inputs": inputs, "model": net.state_dict(),
                 "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                 "state": state, "rng": rng,
                 "cuda_rng": _gather_rng(info, cuda=True) if device.type == "cuda" else None,
@@ -193,10 +203,7 @@ def _train(spec: RunSpec, out: Path, device: torch.device, info: DistInfo, progr
                 loss = backward(net, batch["tokens"], batch["label"], batch["mask"])
             loss = mean_over_processes(loss, info, device)
             if not math.isfinite(loss):
-                raise TrainingDiverged(
-                    f"{spec.run_id}: loss is {loss} at epoch {epoch + 1}, step {state['step']}; "
-                    f"the last good checkpoint {out / 'last.pt'} is kept. Lower the learning "
-                    f"rate (lr={spec.lr}) or enable gradient clipping.")
+                raise TrainingDiverged(divergence_message(spec, loss, epoch, state["step"], out))
             average_gradients(net, info)
             if spec.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(net.parameters(), spec.grad_clip)
@@ -230,7 +237,8 @@ def _train(spec: RunSpec, out: Path, device: torch.device, info: DistInfo, progr
             if val["acc"] > state["best_val"]:
                 state["best_val"], state["best_epoch"] = val["acc"], epoch + 1
                 save_checkpoint(out / "best.pt", {"config_hash": spec.config_hash(),
-                                                  "model": net.state_dict(), "epoch": epoch + 1})
+                                                  "inputs": inputs, "model": net.state_dict(),
+                                                  "epoch": epoch + 1}, kind="best")
             print(f"{spec.run_id} epoch {epoch + 1}: train loss {record['train_loss']:.4f}, "
                   f"val acc {val['acc']:.4f}, {record['tokens_per_s']:.0f} tokens/s", flush=True)
         state["history"].append(record)
@@ -241,7 +249,16 @@ def _train(spec: RunSpec, out: Path, device: torch.device, info: DistInfo, progr
 
     metrics: dict[str, Any] = {}
     if info.main:
-        best = load_checkpoint(out / "best.pt")
+        best = load_checkpoint(out / "best.pt", kind="best")
+        if best is None:
+            raise CheckpointError(
+                f"{out / 'best.pt'} is missing, but {out / 'last.pt'} says training finished "
+                f"(best epoch {state['best_epoch']}); the test needs the best weights: delete "
+                f"{out / 'last.pt'} to train this run again")
+        if best.get("config_hash") != spec.config_hash() or best.get("inputs") != inputs:
+            raise CheckpointError(
+                f"{out / 'best.pt'} was written by another run (other settings or inputs than "
+                f"{out / 'last.pt'}); delete both to train this run again")
         net.load_state_dict(best["model"])
         test = evaluate(net, data["test"], spec, device, autocast)
         peak, how = _peak_memory_mb(device)
@@ -260,7 +277,7 @@ def _train(spec: RunSpec, out: Path, device: torch.device, info: DistInfo, progr
             "peak_memory_mb": peak, "memory_measure": how,
             "tokens_per_s": sum(r["tokens_per_s"] for r in state["history"]) / len(
                 state["history"]),
-            "train_wall_s": state["wall_s"], "data_note": spec.data_note,
+            "train_wall_s": state["wall_s"], "data_note": spec.data_note, "inputs": inputs,
         }
         text = json.dumps(metrics, indent=2)
         tmp = out / ".metrics.json.tmp"
@@ -268,6 +285,74 @@ def _train(spec: RunSpec, out: Path, device: torch.device, info: DistInfo, progr
         tmp.replace(out / "metrics.json")
     barrier(info)
     return metrics
+
+
+def divergence_message(spec: RunSpec, loss: float, epoch: int, step: int, out: Path) -> str:
+    """What happened and what to change; advises clipping only when it is off."""
+    if spec.grad_clip > 0:
+        advice = (f"gradient clipping is already on (grad_clip={spec.grad_clip}): lower the "
+                  f"learning rates (lr={spec.lr}, special_lr={spec.special_lr}), lengthen the "
+                  f"warm-up (warmup_frac={spec.warmup_frac}) or lower grad_clip")
+    else:
+        advice = (f"lower the learning rates (lr={spec.lr}, special_lr={spec.special_lr}) or "
+                  f"turn on gradient clipping (grad_clip, e.g. 1.0; it is 0 = off)")
+    return (f"{spec.run_id}: loss is {loss} at epoch {epoch + 1}, step {step}; the last good "
+            f"checkpoint {out / 'last.pt'} is kept. To go on, {advice}; then delete "
+            f"{out / 'last.pt'} to start over.")
+
+
+def run_inputs(net: torch.nn.Module, data: dict[str, Any]) -> dict[str, str | None]:
+    """Content hashes of what the run trains on, beyond its settings (the config hash).
+
+    ``data``: SHA-256 of the full token splits (changes with the generator's settings or
+    seed and with edited files); ``retention``: SHA-256 of the retention JSON the model
+    reads, or None when it reads none (``model.config.needs_retention``).
+    """
+    retention = None
+    if needs_retention(net.config):
+        retention = hashlib.sha256(Path(net.config.retention).read_bytes()).hexdigest()
+    return {"data": data_digest(data), "retention": retention}
+
+
+def _stale_reason(ckpt: dict[str, Any] | None, spec: RunSpec,
+                  inputs: dict[str, str | None]) -> str:
+    """Why ``ckpt`` must not be resumed by this run ("" when it may)."""
+    if ckpt is None:
+        return ""
+    if ckpt["config_hash"] != spec.config_hash():
+        return (f"last.pt belongs to other settings (config hash {ckpt['config_hash']} != "
+                f"{spec.config_hash()})")
+    old = ckpt.get("inputs")
+    if old is None:
+        return "last.pt records no input hashes (written by an older version)"
+    changed = [name for name in sorted(inputs) if old.get(name) != inputs[name]]
+    if changed:
+        return f"the {' and the '.join(changed)} changed since last.pt was written"
+    return ""
+
+
+#: Files of a run that belong to one identity (settings + inputs).
+RUN_FILES = ("last.pt", "best.pt", "metrics.json")
+
+
+def set_aside(out: Path, reason: str) -> Path | None:
+    """Move a run's files (:data:`RUN_FILES`) into ``out/superseded/<n>/``; return it.
+
+    Nothing computed is deleted: a run whose settings or inputs changed starts over
+    while its old checkpoint and metrics stay readable. Returns None if there was nothing.
+    """
+    present = [name for name in RUN_FILES if (out / name).exists()]
+    if not present:
+        return None
+    n = 1
+    while (out / "superseded" / str(n)).exists():
+        n += 1
+    kept = out / "superseded" / str(n)
+    kept.mkdir(parents=True)
+    for name in present:
+        os.replace(out / name, kept / name)
+    (kept / "why.txt").write_text(reason + "\n")
+    return kept
 
 
 def _majority_accuracy(dataset) -> float:

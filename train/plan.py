@@ -13,6 +13,8 @@ from typing import Any
 
 from lra.errors import missing_data_error
 from lra.tasks import get_task
+from model.config import needs_retention
+from model.presets import model_config, resolved_settings
 from train.spec import RunSpec
 
 RECURRENT = ("rmt", "rlt", "rmaat")
@@ -64,6 +66,65 @@ def available_tasks(config: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
     return run, skipped
 
 
+def check_experiment(config: dict[str, Any]) -> None:
+    """Semantic checks of the experiment section, before any job; raise ExperimentError.
+
+    What the schema cannot say: a variant's ``tasks`` must name configured tasks, the
+    retention condition must exist, every run's merged model settings must be valid
+    (e.g. d_model divisible by n_heads) and ListOps generator settings must be satisfiable.
+    """
+    exp = experiment(config)
+    if not exp:
+        return
+    tasks = exp.get("tasks", {})
+    for name, var in variants(config).items():
+        unknown = sorted(set(var.get("tasks") or []) - set(tasks))
+        if unknown:
+            raise ExperimentError(
+                f"config key 'experiment.variants.{name}.tasks': {unknown} are not tasks of "
+                f"experiment.tasks ({', '.join(tasks)}); fix the names or add the tasks")
+    for task, cfg in tasks.items():
+        if task == "listops" and cfg["source"] == "generate":
+            _check_listops_generator(cfg.get("generate") or {})
+    needs_rf = []
+    for task in tasks:
+        for variant, var in variants(config).items():
+            if var.get("tasks") and task not in var["tasks"]:
+                continue
+            spec = run_spec(config, task, variant, 0)
+            where = (f"config keys 'experiment.model', 'experiment.tasks.{task}.model' and "
+                     f"'experiment.variants.{variant}.model'" if variant in (exp.get("variants")
+                     or {}) else f"config keys 'experiment.model' and "
+                     f"'experiment.tasks.{task}.model'")
+            info = get_task(task)
+            try:
+                model_config(spec.preset, vocab_size=info.vocab_size,
+                             num_classes=info.num_classes, dual_encoder=info.paired,
+                             **spec.model)
+            except ValueError as err:
+                raise ExperimentError(f"{where} (run {task}/{variant}): {err}") from err
+            if spec.model.get("retention"):
+                needs_rf.append(f"{task}/{variant}")
+    condition = exp.get("retention_condition", "baseline")
+    if needs_rf and condition not in (config.get("conditions") or {}):
+        raise ExperimentError(
+            f"config key 'experiment.retention_condition': {condition!r} is not a condition "
+            f"of 'conditions' ({', '.join(config.get('conditions') or {})}), but runs "
+            f"{', '.join(needs_rf[:3])} read its retention file; name one of the conditions")
+
+
+def _check_listops_generator(gen: dict[str, Any]) -> None:
+    """ListOps generator settings (with the generator's defaults) must be satisfiable."""
+    from lra.listops_generator import ListOpsSettings
+
+    names = {"train": "n_train", "val": "n_val", "test": "n_test", "min_len": "min_length",
+             "max_len": "max_length", "max_depth": "max_depth", "max_args": "max_args"}
+    try:
+        ListOpsSettings(**{names[k]: v for k, v in gen.items() if k in names})
+    except ValueError as err:
+        raise ExperimentError(f"config key 'experiment.tasks.listops.generate': {err}") from err
+
+
 def run_names(config: dict[str, Any]) -> list[tuple[str, str, int]]:
     """(task, variant, seed) of every training run."""
     exp = experiment(config)
@@ -92,7 +153,7 @@ def run_spec(config: dict[str, Any], task: str, variant: str, seed: int) -> RunS
     model.update(var.get("model") or {})
     if var["preset"] not in RECURRENT:  # no memory to read: non-recurrent presets pool tokens
         model.pop("readout", None)
-    if var["preset"] in RECURRENT and model.get("rf_mode", "scalar") != "none":
+    if needs_retention(resolved_settings(var["preset"], model)):
         model["retention"] = f"results/retention/{exp.get('retention_condition', 'baseline')}.json"
     training = dict(exp.get("training") or {})
     training.update(task_cfg.get("training") or {})
@@ -160,6 +221,7 @@ def prepare_commands(config: dict[str, Any], task: str, python: str, seed: int) 
                         f"--out {q(root + '/pathfinder32')} --resolution 32 "
                         f"--level {cfg.get('level', 'hard')} --n {gen.get('n', 1000)} "
                         f"--workers {gen.get('workers', 2)} --seed {seed}")
+    strict = " --strict-tokens" if cfg.get("strict_tokens") else ""
     cmds.append(f"{python} -m lra preprocess {task} --quiet --root {q(root)} "
-                f"--level {cfg.get('level', 'hard')} --cache {q(cache_dir(task))}")
+                f"--level {cfg.get('level', 'hard')} --cache {q(cache_dir(task))}{strict}")
     return cmds

@@ -4,6 +4,7 @@ import os
 
 from train.plan import (
     available_tasks,
+    check_experiment,
     experiment,
     job_resources,
     prepare_commands,
@@ -11,7 +12,8 @@ from train.plan import (
     run_spec,
 )
 
-# Missing data of a non-optional task fails here, before any job, with the instructions.
+# Impossible settings and missing data of a non-optional task fail here, before any job.
+check_experiment(config)
 TASKS_RUN, TASKS_SKIPPED = available_tasks(config) if experiment(config) else ([], {})
 RUNS = run_names(config)
 RUN_DIR = "results/runs/{task}/{variant}/seed{seed}"
