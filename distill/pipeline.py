@@ -37,6 +37,7 @@ from .errors import WARNING_KINDS, DistillWarning, NoEligibleModelError, Readout
 from .fit import CandidateFit, fit_candidates, select_model
 from .io import Readout
 from .retention import retention_schedules
+from .streaming import streaming_entry
 
 MIN_SATURATION = 0.5
 WARN_SATURATION = 0.9
@@ -87,6 +88,8 @@ class DistillResult:
             "candidates": [c.to_json() for c in self.candidates],
             "tau_cycle_s": self.readout.tau_cycle_s,
             "schedules": {str(T): rf.tolist() for T, rf in self.schedules.items()},
+            "streaming": streaming_entry(sel.curve, self.readout.tau_cycle_s,
+                                         self.max_segments),
             "selection": "lowest AIC = n ln(RSS/n) + 2k among eligible candidates",
             "eligibility": "fit ok, parameters identifiable, increments over cycles 1..max_segments"
                            " positive and non-increasing",
