@@ -118,7 +118,8 @@ def main(argv: list[str] | None = None) -> None:
                         summary.append({
                             **config, "preset_default": is_default(preset, handoff, norm,
                                                                    rf_mode),
-                            "norm_1": _sig(norms[0]), "norm_16": _sig(norms[min(15, len(norms) - 1)]),
+                            "norm_1": _sig(norms[0]),
+                            "norm_16": _sig(norms[min(15, len(norms) - 1)]),
                             f"norm_{args.segments}": _sig(norms[-1]),
                             f"ratio_{args.segments}_1": _sig(ratio),
                             "bounded": ratio <= BOUND, "retention": source})
