@@ -162,7 +162,7 @@ def plot(rows: list[dict], path: Path, segments: int) -> None:
                 ax.set_xlabel("segment t")
             if j == 0:
                 ax.set_ylabel("mean ||mem_{t+1}|| per memory token")
-    axes[0, 2].legend(fontsize=7, ncol=2)
+    axes[1, 2].legend(fontsize=7, ncol=2, loc="center right")
     fig.suptitle(f"Memory norm over {segments} segments of Fashion-MNIST at initialisation "
                  "(solid: normed handoff, dashed: residual)")
     save_figure(fig, path)
