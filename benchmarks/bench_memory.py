@@ -85,7 +85,7 @@ def _setup(args: argparse.Namespace, n_seg: int):
     net = build_model(args.preset, vocab_size=256, num_classes=10, d_model=args.d_model,
                       n_layers=args.layers, n_heads=args.heads, segment_len=args.segment_len,
                       num_mem_tokens=args.mem_tokens, dropout=args.dropout,
-                      retention=args.retention).to(device).train()
+                      retention=args.retention, rf_segments=n_seg).to(device).train()
     g = torch.Generator().manual_seed(1)
     tokens = torch.randint(0, 256, (args.batch, n_seg * args.segment_len), generator=g)
     labels = torch.randint(0, 10, (args.batch,), generator=g)

@@ -223,9 +223,12 @@ def validate_retention(payload: dict[str, Any], atol: float = 1e-9) -> None:
          "tau_cycle_s": float,
          "schedules": {"<T>": [RF(1,T), ..., RF(T,T)], ...},
          "derived": {"tau_ltp_s", "tau_ltp_cycles", "plateau", "cycles_to_90",
-                     "shape_ratio_16": float | null, ...}}          # optional
+                     "shape_ratio_16": float | null, ...},          # optional
+         "streaming": {"factors": [s(1), ..., s(K)], "tail_ratio": float, ...}}
 
-    and every schedule is positive, non-increasing and sums to 1 within ``atol``.
+    and every schedule is positive, non-increasing and sums to 1 within ``atol``. The
+    optional ``streaming`` entry (:mod:`distill.streaming`; absent in older files) must hold
+    positive, non-increasing factors summing to at most 1 and a tail ratio in [0, 1].
     """
 
     def need(cond: bool, msg: str) -> None:
@@ -273,6 +276,18 @@ def validate_retention(payload: dict[str, Any], atol: float = 1e-9) -> None:
         need(bool(np.all(arr > 0)), f"schedule {key}: RF must be positive")
         need(bool(np.all(np.diff(arr) <= 0)), f"schedule {key}: RF must be non-increasing")
         need(abs(float(arr.sum()) - 1.0) <= atol, f"schedule {key}: RF sums to {arr.sum()!r}")
+    if "streaming" in payload:
+        st = payload["streaming"]
+        need(isinstance(st, dict), "'streaming' must be an object")
+        f = st.get("factors")
+        need(isinstance(f, list) and f and all(_is_float(v) for v in f),
+             "'streaming.factors' must be a non-empty list of finite floats")
+        arr = np.asarray(f, dtype=float)
+        need(bool(np.all(arr > 0)), "'streaming.factors' must be positive")
+        need(bool(np.all(np.diff(arr) <= 0)), "'streaming.factors' must be non-increasing")
+        need(float(arr.sum()) <= 1.0 + atol, f"'streaming.factors' sum to {arr.sum()!r} > 1")
+        q = st.get("tail_ratio")
+        need(_is_float(q) and 0.0 <= q <= 1.0, "'streaming.tail_ratio' must lie in [0, 1]")
 
 
 def read_retention(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from .errors import WARNING_KINDS, DistillWarning, NoEligibleModelError, Readout
 from .fit import DELTA_AICC, CandidateFit, criterion, fit_candidates, select_model
 from .io import Readout
 from .retention import retention_schedules
+from .streaming import streaming_entry
 
 MIN_SATURATION = 0.5
 WARN_SATURATION = 0.9
@@ -101,6 +102,9 @@ class DistillResult:
             "tau_cycle_s": self.readout.tau_cycle_s,
             "schedules": {str(T): rf.tolist() for T, rf in self.schedules.items()},
             "derived": self.derived,
+            # the same curve the schedules come from (exp_onset: without its onset)
+            "streaming": streaming_entry(sel.curve.retention_curve(),
+                                         self.readout.tau_cycle_s, self.max_segments),
             "selection": "simplest eligible candidate (fewest parameters, then "
                 f"{', '.join(c.name for c in self.candidates)}) with AICc within "
                 f"{DELTA_AICC:g} of the lowest eligible AICc; "

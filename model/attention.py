@@ -83,12 +83,14 @@ def process_kernel(mask: Tensor | None, n: int, d_k: int, decay: Tensor,
 
 
 def astromorphic_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, *,
-                           alpha: float | Tensor = 0.25, m: float = 1.0,
+                           alpha: float | Tensor = 0.25, m: float | None = 1.0,
                            decay: Tensor | None = None) -> Tensor:
     """Astromorphic attention (write H, g; read with P = 1/C), see the module docstring.
 
     q, k, v: [B, H, N, d]; mask: [B, N] bool or None; alpha: float or [H] tensor;
-    m: write scale; decay: [H] positive rates of the positional kernel, None = no H_astro.
+    m: write scale, or None for the length-aware m = n^(1 - alpha) with n the number of real
+    keys of each sample (keeps the output at a linear attention's O(1) scale for any N,
+    model/README.md); decay: [H] positive rates of the positional kernel, None = no H_astro.
     With alpha = 1, m = 1 and decay None this is exactly :func:`linear_attention`.
     """
     b, h, n, d_k = k.shape
@@ -103,9 +105,13 @@ def astromorphic_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None 
         if mask is not None:
             r = r * keep
         write = k + r
-    hebb = torch.einsum("bhnd,bhne->bhde", write, v) / m  # H_neuron + H_astro  [B, H, d_k, d_v]
     if isinstance(alpha, Tensor):
         alpha = rearrange(alpha, "h -> 1 h 1")
+    if m is None:  # length-aware: m = n^(1 - alpha) per sample (and head if alpha is)
+        n_keys = (mask.sum(dim=-1).to(k.dtype) if mask is not None
+                  else torch.full((b,), float(n), dtype=k.dtype, device=k.device))
+        m = rearrange(n_keys, "b -> b 1 1").pow(1.0 - alpha).unsqueeze(-1)  # [B, 1|H, 1, 1]
+    hebb = torch.einsum("bhnd,bhne->bhde", write, v) / m  # H_neuron + H_astro  [B, H, d_k, d_v]
     g = k.sum(dim=2).pow(alpha)  # presynaptic state g  [B, H, d_k]
     c = torch.einsum("bhnd,bhd->bhn", q, g).unsqueeze(-1)  # C = phi(Q) g^T  [B, H, N, 1]
     return torch.einsum("bhnd,bhde->bhne", q, hebb) / _guard(c)  # diag(P) phi(Q) H
@@ -124,7 +130,8 @@ class MultiHeadAttention(nn.Module):
     """
 
     def __init__(self, d_model: int, n_heads: int, kind: str, *, alpha: float = 0.25,
-                 learn_alpha: bool = False, m: float = 1.0, use_astro: bool = True) -> None:
+                 learn_alpha: bool = False, m: float | None = 1.0,
+                 use_astro: bool = True) -> None:
         super().__init__()
         self.kind, self.n_heads, self.m = kind, n_heads, m
         self.qkv = nn.Linear(d_model, 3 * d_model)

@@ -1,4 +1,8 @@
-"""Transformer block of the shared shell: pre-norm attention + feed-forward, residuals.
+"""Transformer block of the shared shell: attention + feed-forward, residuals, LayerNorm.
+
+``norm="pre"`` (default, GPT-2 style): x + Drop(Attn(LN(x))), then x + Drop(FFN(LN(x))).
+``norm="post"`` (original Transformer / BERT, as in the BERT-based RMT):
+LN(x + Drop(Attn(x))), then LN(x + Drop(FFN(x))).
 
 The residual ``+ X`` of astromorphic attention (spec §4, L = ... + X) is this block's
 residual connection, shared by all three attentions so that comparisons stay fair.
@@ -43,7 +47,7 @@ class FeedForward(nn.Module):
 
 
 class Block(nn.Module):
-    """x + Drop(Attn(LN(x))), then x + Drop(FFN(LN(x))); x: [B, N, D], mask: [B, N] or None."""
+    """Pre- or post-norm block (see the module docstring); x: [B, N, D], mask: [B, N] or None."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -54,6 +58,7 @@ class Block(nn.Module):
         self.norm2 = nn.LayerNorm(config.d_model)
         self.ffn = FeedForward(config.d_model, config.ff_dim)
         self.drop = nn.Dropout(config.dropout)
+        self.post_norm = config.norm == "post"
 
     def forward(self, x: Tensor, mask: Tensor | None = None,
                 n_rows: int | None = None) -> Tensor:
@@ -64,6 +69,13 @@ class Block(nn.Module):
         at full size and cut, so that the random stream and the kept rows' masks are exactly
         those of the full computation.
         """
+        if self.post_norm:
+            if n_rows is None:
+                x = self.norm1(x + self.drop(self.attn(x, mask)))
+                return self.norm2(x + self.drop(self.ffn(x)))
+            full = x.shape
+            x = self.norm1(x[:, :n_rows] + self._drop_rows(self.attn(x, mask, n_rows), full))
+            return self.norm2(x + self._drop_rows(self.ffn(x), full))
         if n_rows is None:
             x = x + self.drop(self.attn(self.norm1(x), mask))
             return x + self.drop(self.ffn(self.norm2(x)))

@@ -15,11 +15,14 @@ features of the sample's final segment (frozen once t passes T_b).
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from model.blocks import Block, sinusoidal_positions
-from model.config import ModelConfig, needs_retention
+from model.config import ModelConfig
 from model.heads import ClassifierHead, DualEncoderHead
 from model.recurrence import SegmentPlan, plan_segments
 from model.retention import RetentionSchedule, compress_memory, load_retention
@@ -35,14 +38,25 @@ class SegmentClassifier(nn.Module):
         self.config = config.validate()
         d = config.d_model
         self.retention: RetentionSchedule | None = None
-        if needs_retention(config):
+        if config.needs_retention_file:
             self.retention = load_retention(config.retention)
+            if config.rf_mode == "streaming":
+                self.retention.streaming_factors(1)  # fail now if the file lacks them
         self.embed = nn.Embedding(config.vocab_size, d)
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
-        self.norm = nn.LayerNorm(d)
+        # Final LayerNorm of a pre-norm stack; a post-norm block already ends in one.
+        self.norm = nn.LayerNorm(d) if config.norm == "pre" else nn.Identity()
         # Learned initial memory mem_1 (special optimiser group), [M, D].
         self.memory_init = nn.Parameter(0.02 * torch.randn(config.mem_tokens, d))
+        if config.uses_rf and config.rf_schedule == "learned":
+            # One factor per segment, RF_t = softplus(rf_learned[t]) > 0 (special group, no
+            # weight decay), initialised to the flat schedule 1 / rf_segments: it starts from
+            # the paper's normalisation (factors summing to 1 over the task's T) without any
+            # biological shape, so whatever shape it ends with was learned.
+            flat = 1.0 / config.rf_segments
+            self.rf_learned = nn.Parameter(
+                torch.full((config.rf_segments,), flat + math.log(-math.expm1(-flat))))
         self.feature_dim = 2 * d if config.readout == "both" else d
         head = DualEncoderHead if config.dual_encoder else ClassifierHead
         self.head = head(self.feature_dim, d, config.num_classes, config.dropout)
@@ -91,14 +105,24 @@ class SegmentClassifier(nn.Module):
         rows_only = memory_only and m > 0 and (not reads_tokens or not ends_here)
         h = self.encode_segment(plan, t, mem, m if rows_only else None)
         active = plan.active[:, t, None, None]  # [B', 1, 1]
-        new_mem = compress_memory(self.config.rf_mode, h[:, :m], mem, plan.rf[:, t],
-                                  plan.rf_first)
+        # mem'_{t+1}: the residual stream at the memory rows, or the final-norm output (RMT).
+        handed = self.norm(h[:, :m]) if self.config.memory_handoff == "normed" else h[:, :m]
+        rf, rf_first = self._rf(plan, t)
+        new_mem = compress_memory(self.config.rf_mode, handed, mem, rf, rf_first)
         new_mem = torch.where(active, new_mem, mem)  # inactive samples keep their memory
         if not rows_only or not reads_tokens:
             out = self.norm(h)
             readout = self._readout(out[:, :m], out[:, m:], plan.mask[:, t])
             feat = torch.where(plan.final[:, t, None], readout, feat)
         return new_mem, feat
+
+    def _rf(self, plan: SegmentPlan, t: int) -> tuple[Tensor, Tensor]:
+        """(RF(t, T), RF(1, T)) per row [B']: from the plan, or the learned factors."""
+        if hasattr(self, "rf_learned"):
+            f = F.softplus(self.rf_learned)
+            rows = plan.rf.shape[0]
+            return f[t].expand(rows), f[0].expand(rows)
+        return plan.rf[:, t], plan.rf_first
 
     def logits(self, plan: SegmentPlan, state: State) -> Tensor:
         """Head on the readout features: [B, C] (pairs combined for the dual encoder)."""

@@ -5,7 +5,8 @@ Groups returned by :func:`param_groups` (each parameter appears exactly once):
 * ``decay``   - weight matrices and embeddings: learning rate ``lr``, ``weight_decay``;
 * ``no_decay``- biases and LayerNorm gains: ``lr``, no weight decay;
 * ``special`` - astrocyte/memory parameters: the positional decay s_h (``astro_decay``), a
-  learnable alpha (``alpha``) and the learned initial memory (``memory_init``):
+  learnable alpha (``alpha``), the learned initial memory (``memory_init``) and the learned
+  retention factors (``rf_learned``, rf_schedule 'learned'):
   ``special_lr``, no weight decay.
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 
 from torch import nn
 
-SPECIAL_NAMES = ("astro_decay", "alpha", "memory_init")
+SPECIAL_NAMES = ("astro_decay", "alpha", "memory_init", "rf_learned")
 
 
 def is_special(name: str) -> bool:

@@ -1,4 +1,4 @@
-"""From a padded token batch to a plan of segments (spec §5), with per-sample T.
+"""From a padded token batch to a plan of segments (spec §5), and the RF table.
 
 Padding rule (project decision). A sample's result must depend only on its real tokens, in
 order. So the input is first *compacted*: tokens whose mask is False are dropped and the real
@@ -9,9 +9,14 @@ Sample b then has n_b real tokens and
 
 exactly as if it had been given alone without padding. The batch runs max_b T_b segments;
 for t >= T_b sample b is *inactive*: its memory passes unchanged and its readout is frozen,
-so fully padded segments change nothing, and RF(t, T_b) uses the sample's own T_b (which is
-why a retention file must hold every T_b of the batch). Columns that are padding for every
-sample are cut before segmenting. A sample with no real token is an error.
+so fully padded segments change nothing. Columns that are padding for every sample are cut
+before segmenting. A sample with no real token is an error.
+
+The T of RF(t, T) (``rf_T``): ``per_sample`` uses the sample's own T_b (so a retention file
+must hold every T_b of the batch); ``fixed`` uses the task's T = ``rf_segments`` =
+ceil(seq_len / segment_len) for every sample (the paper: one T per task), and a sample longer
+than that is an error. Both depend only on the real tokens, so padding changes nothing.
+``streaming`` needs no T; ``learned`` factors are parameters, looked up in the network.
 
 For a non-recurrent model the whole compacted sequence is one segment (T = 1).
 """
@@ -23,7 +28,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from model.config import ModelConfig, needs_retention
+from model.config import ModelConfig
 from model.retention import RetentionSchedule
 
 
@@ -39,8 +44,8 @@ class SegmentPlan:
     n_segments: Tensor  # [B'] T_b, int64
     active: Tensor  # [B', T] bool, t < T_b
     final: Tensor  # [B', T] bool, t == T_b - 1
-    rf: Tensor  # [B', T] RF(t, T_b) (model dtype; ones if no retention)
-    rf_first: Tensor  # [B'] RF(1, T_b)
+    rf: Tensor  # [B', T] RF(t, T) (model dtype; ones if no RF or a learned schedule)
+    rf_first: Tensor  # [B'] RF(1, T)
     docs: int  # 1, or 2 for the dual encoder
 
     @property
@@ -108,10 +113,44 @@ def plan_segments(config: ModelConfig, retention: RetentionSchedule | None, toke
     steps = torch.arange(t_max, device=tokens.device)
     active = steps[None, :] < n_segments[:, None]
     final = steps[None, :] == (n_segments[:, None] - 1)
-    if retention is not None and needs_retention(config):
-        rf = retention.table(n_segments, t_max, dtype=dtype, device=tokens.device)
-    else:
-        rf = torch.ones(tokens.shape[0], t_max, dtype=dtype, device=tokens.device)
+    rf = rf_table(config, retention, n_segments, t_max, dtype)
     return SegmentPlan(tokens=tokens.view(-1, t_max, seg), mask=mask.view(-1, t_max, seg),
                        n_segments=n_segments, active=active, final=final, rf=rf,
                        rf_first=rf[:, 0], docs=2 if config.dual_encoder else 1)
+
+
+def rf_table(config: ModelConfig, retention: RetentionSchedule | None, n_segments: Tensor,
+             t_max: int, dtype: torch.dtype) -> Tensor:
+    """RF(t, T) of every row for t < t_max: [B', t_max] (entries past T_b are never used).
+
+    n_segments: [B'] per-sample T_b. Ones when no RF is applied or the schedule is learned
+    (the network looks those factors up itself). ValueError naming T when a sample has more
+    segments than the fixed T (``rf_segments``) or the retention file lacks a T.
+    """
+    rows, device = n_segments.shape[0], n_segments.device
+    if not config.uses_rf or config.rf_schedule == "learned" and config.rf_mode != "streaming":
+        if config.uses_rf and t_max > config.rf_segments:
+            raise _too_long(config, t_max)
+        return torch.ones(rows, t_max, dtype=dtype, device=device)
+    if config.rf_mode == "streaming":  # T-free: s(t) for t = 1..t_max, the same for every row
+        assert retention is not None
+        s = torch.tensor(retention.streaming_factors(t_max), dtype=dtype, device=device)
+        return s.expand(rows, -1)
+    if config.rf_T == "fixed":
+        if t_max > config.rf_segments:
+            raise _too_long(config, t_max)
+        t_used = torch.full_like(n_segments, config.rf_segments)
+    else:
+        t_used = n_segments
+    if config.rf_schedule == "flat":  # RF(t, T) = 1 / T
+        return (1.0 / t_used.to(dtype))[:, None].expand(-1, t_max).contiguous()
+    assert retention is not None
+    return retention.table(t_used, t_max, dtype=dtype, device=device)
+
+
+def _too_long(config: ModelConfig, t_max: int) -> ValueError:
+    return ValueError(
+        f"an input has T={t_max} segments of {config.segment_len} tokens, more than "
+        f"rf_segments={config.rf_segments} (the task's T = ceil(seq_len / segment_len) that "
+        f"rf_T='fixed' / rf_schedule={config.rf_schedule!r} use); shorten the input, raise "
+        "rf_segments, or use rf_mode='streaming', which needs no T")

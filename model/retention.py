@@ -3,16 +3,23 @@
 The `distill` stage writes ``results/retention/{condition}.json``::
 
     {"condition": str, "macro_model": {...}, "candidates": [...], "tau_cycle_s": float,
-     "schedules": {"1": [1.0], "2": [RF(1,2), RF(2,2)], ..., "64": [...]}}
+     "schedules": {"1": [1.0], "2": [RF(1,2), RF(2,2)], ..., "64": [...]},
+     "streaming": {"factors": [s(1), ..., s(K)], "tail_ratio": q, ...}}
 
 Keys are str(T); each value is a list of T positive factors that sum to 1 and do not
-increase with t. The model stage reads this file directly (it never imports ``distill``).
+increase with t. ``streaming`` holds the T-free factor s(t) = [p(t tc) - p((t-1) tc)] /
+[p(inf) - p(0)] (the share of the *whole* LTP rise gained in cycle t, i.e. RF(t, T) in the
+limit T -> inf) for t = 1..K, and q: for t > K, s(t) = s(K) q^(t-K). Files written before
+``streaming`` existed lack it; only rf_mode 'streaming' needs it. The model stage reads this
+file directly (it never imports ``distill``).
 
 RF modes (how mem'_{t+1}, the memory output of segment t, becomes the next memory)::
 
-    scalar  mem_{t+1} = RF(t, T) * mem'_{t+1}                       (paper, default)
-    none    mem_{t+1} = mem'_{t+1}                                   (RMT / RLT)
-    gated   mem_{t+1} = (1 - rho_t) * mem_t + rho_t * mem'_{t+1},   rho_t = RF(t, T) / RF(1, T)
+    scalar     mem_{t+1} = RF(t, T) * mem'_{t+1}                      (paper, default)
+    none       mem_{t+1} = mem'_{t+1}                                  (RMT / RLT)
+    gated      mem_{t+1} = mem_t + rho_t (mem'_{t+1} - mem_t),   rho_t = RF(t, T) / RF(1, T)
+    delta      mem_{t+1} = mem_t + RF(t, T) (mem'_{t+1} - mem_t)
+    streaming  mem_{t+1} = mem_t + s(t) (mem'_{t+1} - mem_t)          (no T needed)
 
 ``gated`` is our alternative (not the paper's): the schedule's shape decides how much each
 segment may overwrite the memory (rho_1 = 1, later segments write less as LTP saturates), but
@@ -61,6 +68,8 @@ class RetentionSchedule:
     path: str
     condition: str
     schedules: dict[int, tuple[float, ...]]  # T -> (RF(1,T), ..., RF(T,T))
+    streaming: tuple[float, ...] | None = None  # s(1), ..., s(K); None in files without it
+    tail_ratio: float = 1.0  # s(t) = s(K) * tail_ratio^(t - K) for t > K
 
     def factors(self, n_segments: int) -> tuple[float, ...]:
         """(RF(1, T), ..., RF(T, T)) for T = n_segments; ValueError if T is not in the file."""
@@ -72,15 +81,52 @@ class RetentionSchedule:
 
     def table(self, n_segments: Tensor, t_max: int, *, dtype: torch.dtype = torch.float32,
               device: torch.device | str = "cpu") -> Tensor:
-        """Per-sample factors [B, t_max]: row b is RF(., T_b) padded with zeros after T_b.
+        """Per-sample factors [B, t_max]: row b is RF(., T_b), padded with zeros after T_b or
+        cut at t_max.
 
-        n_segments: [B] integer tensor of per-sample T_b (1 <= T_b <= t_max).
+        n_segments: [B] integer tensor of the T of each row (T >= 1).
         """
         rows = []
         for t_b in n_segments.tolist():
             f = self.factors(int(t_b))
-            rows.append(list(f) + [0.0] * (t_max - len(f)))
+            rows.append((list(f) + [0.0] * t_max)[:t_max])
         return torch.tensor(rows, dtype=dtype, device=device)
+
+    def streaming_factors(self, n_segments: int) -> list[float]:
+        """(s(1), ..., s(n)) of rf_mode 'streaming', for any n (geometric tail after K).
+
+        ValueError if the file has no 'streaming' entry (written by an older distill)."""
+        if self.streaming is None:
+            raise ValueError(
+                f"retention file {self.path} has no 'streaming' entry, which rf_mode='streaming' "
+                f"needs (the file predates it); {REGENERATE_HINT}")
+        listed = list(self.streaming[:n_segments])
+        last = self.streaming[-1]
+        tail = [last * self.tail_ratio ** (i + 1) for i in range(n_segments - len(listed))]
+        return listed + tail
+
+
+def _parse_streaming(data: dict, path: str) -> tuple[tuple[float, ...] | None, float]:
+    """The optional 'streaming' entry: (factors, tail_ratio), or (None, 1.0) if absent."""
+    entry = data.get("streaming")
+    if entry is None:
+        return None, 1.0
+    where = f"retention file {path}, 'streaming'"
+    if not isinstance(entry, dict):
+        raise ValueError(f"{where} must be an object; {REGENERATE_HINT}")
+    values, q = entry.get("factors"), entry.get("tail_ratio")
+    if not isinstance(values, list) or not values or not all(
+            isinstance(x, int | float) and math.isfinite(x) and x > 0 for x in values):
+        raise ValueError(f"{where}.factors must be a non-empty list of finite positive "
+                         f"numbers; {REGENERATE_HINT}")
+    if any(b > a * (1 + _TOL) for a, b in zip(values, values[1:], strict=False)):
+        raise ValueError(f"{where}.factors increase with t; they must be non-increasing")
+    if sum(values) > 1.0 + _TOL:
+        raise ValueError(f"{where}.factors sum to {sum(values):.9g} > 1 (they are shares of "
+                         "the total LTP rise)")
+    if not isinstance(q, int | float) or not 0.0 <= q <= 1.0:
+        raise ValueError(f"{where}.tail_ratio must be a number in [0, 1], got {q!r}")
+    return tuple(float(x) for x in values), float(q)
 
 
 def load_retention(path: str | os.PathLike) -> RetentionSchedule:
@@ -114,24 +160,30 @@ def load_retention(path: str | os.PathLike) -> RetentionSchedule:
         schedules[t] = tuple(float(x) for x in values)
     if not schedules:
         raise ValueError(f"retention file {path} has no schedules; {REGENERATE_HINT}")
+    streaming, tail_ratio = _parse_streaming(data, path)
     return RetentionSchedule(path=path, condition=str(data.get("condition", "")),
-                             schedules=schedules)
+                             schedules=schedules, streaming=streaming, tail_ratio=tail_ratio)
 
 
 def compress_memory(mode: str, new_mem: Tensor, old_mem: Tensor, rf: Tensor,
                     rf_first: Tensor) -> Tensor:
     """Next memory from the memory output of a segment (see the RF modes above).
 
-    new_mem = mem'_{t+1}, old_mem = mem_t: [B, M, D]; rf = RF(t, T_b), rf_first = RF(1, T_b): [B].
+    new_mem = mem'_{t+1}, old_mem = mem_t: [B, M, D]; rf = RF(t, T) (s(t) for streaming),
+    rf_first = RF(1, T): [B] or scalar tensors.
     """
     if mode == "none":
         return new_mem
+    rf = rf.reshape(-1, 1, 1)
     if mode == "scalar":
-        return rf[:, None, None] * new_mem
+        return rf * new_mem
     if mode == "gated":
-        rho = (rf / rf_first)[:, None, None]
+        rho = rf / rf_first.reshape(-1, 1, 1)
         return old_mem + rho * (new_mem - old_mem)
-    raise ValueError(f"rf_mode must be one of scalar, none, gated; got {mode!r}")
+    if mode in ("delta", "streaming"):
+        return old_mem + rf * (new_mem - old_mem)
+    raise ValueError(f"rf_mode must be one of scalar, none, gated, delta, streaming; "
+                     f"got {mode!r}")
 
 
 def saturating_schedule(n_segments: int, tau_cycles: float = 4.0) -> list[float]:
@@ -145,8 +197,11 @@ def saturating_schedule(n_segments: int, tau_cycles: float = 4.0) -> list[float]
 
 
 def write_retention_json(path: str | os.PathLike, max_segments: int = 64,
-                         tau_cycles: float = 4.0, condition: str = "demo") -> Path:
-    """Write a retention JSON with :func:`saturating_schedule` for T = 1..max_segments.
+                         tau_cycles: float = 4.0, condition: str = "demo",
+                         streaming: bool = True) -> Path:
+    """Write a retention JSON with :func:`saturating_schedule` for T = 1..max_segments, and
+    (unless ``streaming`` is False, as in files of an older distill) the streaming factors
+    s(t) = (1 - e^(-1/tau)) e^(-(t-1)/tau), t = 1..max_segments, tail ratio e^(-1/tau).
 
     For demos and tests only. Written atomically (temporary file, then ``os.replace``).
     """
@@ -160,6 +215,11 @@ def write_retention_json(path: str | os.PathLike, max_segments: int = 64,
         "schedules": {str(t): saturating_schedule(t, tau_cycles)
                       for t in range(1, max_segments + 1)},
     }
+    if streaming:
+        q = math.exp(-1.0 / tau_cycles)
+        data["streaming"] = {"factors": [(1.0 - q) * q ** (t - 1)
+                                         for t in range(1, max_segments + 1)],
+                             "tail_ratio": q}
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(data, fh, indent=1)

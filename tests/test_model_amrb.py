@@ -24,7 +24,8 @@ def retention(tmp_path_factory):
 def small(preset, retention, **kw):
     torch.manual_seed(0)
     args = dict(vocab_size=VOCAB, num_classes=CLASSES, d_model=16, n_layers=2, n_heads=2,
-                segment_len=SEG, num_mem_tokens=3, dropout=0.2, retention=retention)
+                segment_len=SEG, num_mem_tokens=3, dropout=0.2, retention=retention,
+                rf_segments=8)
     return build_model(preset, **{**args, **kw}).double().train()
 
 
@@ -118,13 +119,35 @@ def test_amrb_dual_encoder_and_learned_alpha(retention):
     assert ref["blocks.0.attn.alpha"].abs().max() > 0
 
 
-@pytest.mark.parametrize("rf_mode", ["gated", "none"])
-def test_amrb_other_rf_modes(rf_mode, retention):
-    net = small("rmaat", retention, rf_mode=rf_mode)
+# Every option combination a preset or variant can select: handoff x norm x RF mode x
+# schedule x T (with the presets' own defaults in the test above).
+COMBOS = [
+    ("rmaat", {"rf_mode": mode, "memory_handoff": handoff, "norm": norm})
+    for mode in ("scalar", "none", "gated", "delta", "streaming")
+    for handoff in ("residual", "normed") for norm in ("pre", "post")
+] + [
+    ("rmaat", {"rf_mode": mode, "rf_schedule": schedule, "rf_T": rf_t})
+    for mode in ("scalar", "gated", "delta") for schedule in ("bio", "flat", "learned")
+    for rf_t in ("fixed", "per_sample")
+] + [
+    ("rmaat", {"astro_m": 100.0}), ("rmaat", {"learn_alpha": True, "norm": "post"}),
+    ("rmt", {"memory_handoff": "residual"}), ("rmt", {"norm": "post"}),
+    ("rmt", {"rf_mode": "scalar", "rf_schedule": "flat"}),
+    ("rlt", {"memory_handoff": "residual", "norm": "post"}),
+    ("rlt", {"rf_mode": "streaming"}),
+]
+
+
+@pytest.mark.parametrize(("preset", "kw"), COMBOS,
+                         ids=["-".join([p, *map(str, k.values())]) for p, k in COMBOS])
+def test_amrb_every_option_combination(preset, kw, retention):
+    net = small(preset, retention, **kw)
     tokens, mask, labels = batch(6)
     _, ref = bptt_grads(net, tokens, mask, labels, seed=2)
     _, got = driver_grads(amrb_backward, net, tokens, mask, labels, seed=2)
     assert max_relative_difference(got, ref) <= 1e-8
+    if kw.get("rf_schedule") == "learned":  # the factors of segments 1..T-1 are trained
+        assert ref["rf_learned"][:5].abs().min() > 0  # (the last segment's hands on nothing)
 
 
 def test_checkpointed_forward_equals_forward_and_dispatch(retention):

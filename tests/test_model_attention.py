@@ -154,3 +154,29 @@ def test_module_oracle_astromorphic_equals_linear_module():
     lin.load_state_dict(astro.state_dict())
     x = torch.randn(2, 7, 12, dtype=torch.float64)
     assert torch.allclose(astro(x), lin(x), rtol=0, atol=1e-12)
+
+
+def test_length_aware_m_keeps_astromorphic_output_at_linear_scale():
+    """m = None is m = n^(1 - alpha) (n = real keys): the output stays at linear attention's
+    scale for any n, where a fixed m drifts by n^(1 - alpha)."""
+    g = torch.Generator().manual_seed(0)
+    ratios, fixed = [], []
+    for n in (36, 260, 1040):
+        q, k, v = (torch.randn(2, 2, n, 8, generator=g, dtype=torch.float64) for _ in range(3))
+        lin = linear_attention(q, k, v).pow(2).mean().sqrt()
+        auto = astromorphic_attention(q, k, v, alpha=0.25, m=None)
+        assert torch.allclose(auto, astromorphic_attention(q, k, v, alpha=0.25,
+                                                           m=n ** 0.75), rtol=1e-12)
+        ratios.append(float(auto.pow(2).mean().sqrt() / lin))
+        fixed.append(float(astromorphic_attention(q, k, v, m=1.0).pow(2).mean().sqrt() / lin))
+    assert all(0.5 < r < 2.0 for r in ratios)
+    assert fixed[-1] / fixed[0] > 10  # m = 1: the output grows with n
+    # padding: n counts real keys only; per-head alpha gives a per-head m
+    q, k, v = (torch.randn(2, 2, 10, 8, generator=g, dtype=torch.float64) for _ in range(3))
+    mask = torch.ones(2, 10, dtype=torch.bool)
+    mask[1, 6:] = False
+    alpha = torch.tensor([0.25, 0.5], dtype=torch.float64)
+    out = astromorphic_attention(q, k, v, mask, alpha=alpha, m=None)
+    alone = astromorphic_attention(q[1:, :, :6], k[1:, :, :6], v[1:, :, :6], None,
+                                   alpha=alpha, m=None)
+    assert torch.allclose(out[1:, :, :6], alone, rtol=1e-12)

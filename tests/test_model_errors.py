@@ -14,7 +14,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 ARGS = dict(vocab_size=10, num_classes=2, d_model=8, n_layers=1, n_heads=2, segment_len=4,
-            num_mem_tokens=2, dropout=0.0)
+            num_mem_tokens=2, dropout=0.0, rf_segments=3)
 
 
 @pytest.fixture()
@@ -44,13 +44,57 @@ def test_unknown_argument_and_bad_values(rf_path):
         build_model("rmt", **ARGS, n_layer=3)
     with pytest.raises(ValueError, match=r"d_model \(8\) must be divisible by n_heads \(3\)"):
         build_model("rmt", **{**ARGS, "n_heads": 3})
-    with pytest.raises(ValueError, match="rf_mode must be one of scalar, none, gated"):
+    with pytest.raises(ValueError, match="rf_mode must be one of scalar, none, gated, delta, "
+                                         "streaming; got 'learned'"):
         build_model("rmaat", **ARGS, retention=rf_path, rf_mode="learned")
-    with pytest.raises(ValueError, match="rf_mode='scalar' needs retention="):
+    with pytest.raises(ValueError, match="rf_mode='scalar' with rf_schedule='bio' needs "
+                                         "retention="):
         build_model("rmaat", **ARGS)
 
 
-def test_retention_without_needed_t_says_which_and_how_to_regenerate(net):
+@pytest.mark.parametrize(("key", "allowed"), [
+    ("memory_handoff", "residual, normed"), ("norm", "pre, post"),
+    ("rf_T", "fixed, per_sample"), ("rf_schedule", "bio, flat, learned")])
+def test_new_options_reject_unknown_values_listing_the_allowed(key, allowed, rf_path):
+    with pytest.raises(ValueError, match=f"{key} must be one of {allowed}; got 'x'"):
+        build_model("rmaat", **ARGS, retention=rf_path, **{key: "x"})
+
+
+def test_option_combinations_that_cannot_work(rf_path):
+    args = {k: v for k, v in ARGS.items() if k != "rf_segments"}
+    with pytest.raises(ValueError, match="rf_T='fixed' with rf_mode='scalar' needs rf_segments"):
+        build_model("rmaat", **args, retention=rf_path)
+    with pytest.raises(ValueError, match="rf_schedule='learned' .* needs rf_segments"):
+        build_model("rmaat", **args, rf_T="per_sample", rf_schedule="learned")
+    for schedule in ("flat", "learned"):
+        with pytest.raises(ValueError, match="rf_mode='streaming' .* needs rf_schedule='bio'"):
+            build_model("rmaat", **ARGS, retention=rf_path, rf_mode="streaming",
+                        rf_schedule=schedule)
+    with pytest.raises(ValueError, match="rf_segments must be a positive integer"):
+        build_model("rmaat", **{**ARGS, "rf_segments": 0}, retention=rf_path)
+    # flat and learned schedules need no retention file; streaming needs no rf_segments
+    build_model("rmaat", **ARGS, rf_schedule="flat", rf_mode="delta")
+    build_model("rmaat", **args, retention=rf_path, rf_mode="streaming")
+
+
+def test_streaming_with_an_old_retention_file_says_how_to_regenerate(tmp_path):
+    old = str(write_retention_json(tmp_path / "old.json", 3, streaming=False))
+    build_model("rmaat", **ARGS, retention=old)  # the other modes do not need the entry
+    with pytest.raises(ValueError, match="has no 'streaming' entry.*regenerate it with "
+                                         "`snakemake --cores 8` or `python -m distill`"):
+        build_model("rmaat", **ARGS, retention=old, rf_mode="streaming")
+
+
+def test_fixed_t_names_the_task_t_when_an_input_is_longer(net):
+    tokens = torch.randint(0, 10, (1, 4 * 5))  # 5 segments, rf_segments = 3
+    with pytest.raises(ValueError, match="an input has T=5 segments of 4 tokens, more than "
+                                         "rf_segments=3.*rf_mode='streaming'"):
+        net(tokens)
+    net(tokens[:, :12])
+
+
+def test_retention_without_needed_t_says_which_and_how_to_regenerate(rf_path):
+    net = build_model("rmaat", **ARGS, retention=rf_path, rf_T="per_sample")
     tokens = torch.randint(0, 10, (1, 4 * 5))  # 5 segments, file has T = 1..3
     with pytest.raises(ValueError, match=r"no schedule for T=5 segments; it holds T = 1-3; "
                                          r"regenerate it with `snakemake --cores 8` or "
@@ -126,6 +170,12 @@ def test_param_groups_special_parameters(net):
     named = dict(net.named_parameters())
     assert special == {id(named[n]) for n in ("memory_init", "blocks.0.attn.alpha",
                                               "blocks.0.attn.astro_decay")}
+    learned = build_model("rmaat", **ARGS, rf_schedule="learned")
+    groups_l = {g["name"]: g for g in param_groups(learned, lr=1e-3, weight_decay=0.1)}
+    assert any(p is learned.rf_learned for p in groups_l["special"]["params"])
+    # initialised to the flat schedule 1 / rf_segments
+    assert torch.allclose(torch.nn.functional.softplus(learned.rf_learned),
+                          torch.full((3,), 1 / 3))
     assert groups["special"]["lr"] == 1e-4 and groups["special"]["weight_decay"] == 0.0
     assert groups["no_decay"]["weight_decay"] == 0.0 and groups["decay"]["weight_decay"] == 0.1
     every = [id(p) for g in groups.values() for p in g["params"]]

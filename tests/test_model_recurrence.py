@@ -24,12 +24,14 @@ def retention(tmp_path_factory):
 def small(preset, retention, **kw):
     torch.manual_seed(0)
     args = dict(vocab_size=VOCAB, num_classes=CLASSES, d_model=16, n_layers=2, n_heads=2,
-                segment_len=SEG, num_mem_tokens=3, dropout=0.1, retention=retention)
+                segment_len=SEG, num_mem_tokens=3, dropout=0.1, retention=retention,
+                rf_segments=7)
     return build_model(preset, **{**args, **kw}).double().eval()
 
 
-def test_scalar_rf_matches_json_schedule_per_sample(retention):
-    net = small("rmaat", retention)
+@pytest.mark.parametrize("rf_t", ["per_sample", "fixed"])
+def test_scalar_rf_matches_json_schedule(retention, rf_t):
+    net = small("rmaat", retention, rf_T=rf_t, memory_handoff="residual")
     schedule = json.load(open(retention))["schedules"]
     lengths = [23, 11, 5]  # T_b = 5, 3, 1
     tokens = torch.randint(0, VOCAB, (3, 23))
@@ -42,22 +44,83 @@ def test_scalar_rf_matches_json_schedule_per_sample(retention):
         new_mem, _ = net.step(plan, t, state)
         for b, t_b in enumerate(plan.n_segments.tolist()):
             if t < t_b:
-                rf = schedule[str(t_b)][t]
+                rf = schedule[str(t_b if rf_t == "per_sample" else 7)][t]
                 assert torch.allclose(new_mem[b], rf * h[b, :3], rtol=1e-14, atol=0)
             else:  # segment beyond this sample's T_b: memory passes unchanged
                 assert torch.equal(new_mem[b], state[0][b])
         state = (new_mem, state[1])
 
 
-def test_rf_mode_none_passes_memory_unchanged(retention):
-    net = small("rmaat", retention, rf_mode="none")
+@pytest.mark.parametrize("handoff", ["residual", "normed"])
+@pytest.mark.parametrize("norm", ["pre", "post"])
+def test_rf_mode_none_hands_on_the_chosen_memory_rows(retention, handoff, norm):
+    net = small("rmaat", retention, rf_mode="none", memory_handoff=handoff, norm=norm)
     tokens = torch.randint(0, VOCAB, (2, 3 * SEG))
     plan = net.plan(tokens, None)
     state = net.initial_state(plan)
     for t in range(3):
         h = net.encode_segment(plan, t, state[0])
         state = net.step(plan, t, state)
-        assert torch.equal(state[0], h[:, :3])
+        expected = h[:, :3]
+        if handoff == "normed" and norm == "pre":
+            expected = net.norm(expected)
+            rms = expected.pow(2).mean(-1).sqrt()  # LayerNorm output: unit RMS per row
+            assert torch.allclose(rms, torch.ones_like(rms), atol=1e-3)
+        assert torch.equal(state[0], expected)
+
+
+def test_post_norm_blocks_end_in_layernorm(retention):
+    net = small("rmt", retention, norm="post")
+    h = net.encode_segment(net.plan(torch.randint(0, VOCAB, (2, SEG)), None), 0,
+                           net.memory_init.expand(2, -1, -1))
+    assert torch.allclose(h.mean(-1), torch.zeros(h.shape[:2], dtype=h.dtype), atol=1e-12)
+    assert isinstance(net.norm, torch.nn.Identity)
+
+
+def test_delta_and_streaming_weight_the_increment():
+    new, old = torch.randn(2, 3, 4), torch.randn(2, 3, 4)
+    rf, first = torch.tensor([0.2, 1.0]), torch.tensor([0.4, 0.5])
+    for mode in ("delta", "streaming"):
+        out = compress_memory(mode, new, old, rf, first)
+        assert torch.allclose(out[0], old[0] + 0.2 * (new[0] - old[0]))
+        assert torch.allclose(out[1], new[1])  # factor 1 overwrites
+
+
+def test_flat_and_learned_schedules(retention):
+    tokens = torch.randint(0, VOCAB, (2, 23))
+    mask = torch.ones(2, 23, dtype=torch.bool)
+    mask[1, 11:] = False  # T_b = 5, 3
+    flat = small("rmaat", None, rf_schedule="flat", rf_T="per_sample")
+    assert torch.allclose(flat.plan(tokens, mask).rf_first, torch.tensor([1 / 5, 1 / 3],
+                                                                          dtype=torch.float64))
+    fixed = small("rmaat", None, rf_schedule="flat")
+    assert torch.allclose(fixed.plan(tokens, mask).rf, torch.full((2, 5), 1 / 7,
+                                                                  dtype=torch.float64))
+    learned = small("rmaat", None, rf_schedule="learned", rf_mode="delta")
+    plan = learned.plan(tokens, mask)
+    with torch.no_grad():
+        learned.rf_learned[2] = 3.0
+    rf, first = learned._rf(plan, 2)
+    expected = torch.nn.functional.softplus(torch.tensor(3.0, dtype=torch.float64))
+    assert torch.allclose(rf, expected.expand(2)) and not torch.allclose(first, rf)
+
+
+def test_streaming_runs_far_beyond_the_retention_file(tmp_path):
+    """4x more segments than any T in the file: streaming runs; the T-based modes name T."""
+    path = str(write_retention_json(tmp_path / "rf.json", 4, tau_cycles=3.0))
+    sched = load_retention(path)
+    f = sched.streaming_factors(16)
+    assert f[:4] == list(sched.streaming)
+    assert all(a > b > 0 for a, b in zip(f, f[1:], strict=False))
+    assert abs(sum(sched.streaming_factors(400)) - 1) < 1e-12  # exponential: exact tail
+    tokens = torch.randint(0, VOCAB, (2, 16 * SEG))  # 16 segments, file has T = 1..4
+    net = small("rmaat", path, rf_mode="streaming")
+    assert torch.isfinite(net(tokens)).all()
+    assert net.plan(tokens, None).rf.shape == (2, 16)
+    with pytest.raises(ValueError, match="no schedule for T=16 segments; it holds T = 1-4"):
+        small("rmaat", path, rf_T="per_sample")(tokens)
+    with pytest.raises(ValueError, match="an input has T=16 segments"):
+        small("rmaat", path, rf_mode="delta")(tokens)
 
 
 def test_gated_rf_blends_old_and_new_memory():
@@ -80,6 +143,14 @@ CASES = [(p, {}) for p in PRESETS] + [
     ("rmaat", {"rf_mode": "gated", "readout": "both"}),
     ("rmaat", {"readout": "tokens", "learn_alpha": True}),
     ("rmaat", {"dual_encoder": True}),
+    ("rmaat", {"rf_T": "per_sample"}),
+    ("rmaat", {"rf_mode": "delta", "memory_handoff": "residual"}),
+    ("rmaat", {"rf_mode": "streaming", "dual_encoder": True}),
+    ("rmaat", {"rf_schedule": "flat", "norm": "post"}),
+    ("rmaat", {"rf_schedule": "learned", "rf_mode": "delta", "rf_T": "per_sample"}),
+    ("rmaat", {"astro_m": 50.0, "rf_mode": "none"}),
+    ("rmt", {"norm": "post"}),
+    ("rlt", {"memory_handoff": "residual"}),
 ]
 
 

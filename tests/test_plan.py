@@ -181,3 +181,62 @@ def test_default_compare_segments_follows_a_smaller_max_segments():
     raw["retention"] = {"max_segments": 8}
     raw["sweeps"]["gliotransmitter_coupling"]["schedule_segments"] = [4, 8]
     assert validate_config(raw)["retention"]["compare_segments"] == 8
+
+
+def test_task_t_is_filled_and_the_resolved_model_decides_the_retention_file(config):
+    rmaat = run_spec(config, "listops", "rmaat", 0)
+    assert rmaat.model["rf_segments"] == 4  # ceil(128 / 32)
+    assert run_spec(config, "pathfinder", "rmt", 0).model["rf_segments"] == 8  # 1024 / 128
+    assert "rf_segments" not in run_spec(config, "listops", "transformer", 0).model
+    cfg = copy.deepcopy(config)
+    cfg["experiment"]["variants"] = {
+        "flat": {"preset": "rmaat", "model": {"rf_schedule": "flat"}},
+        "stream": {"preset": "rmaat", "model": {"rf_mode": "streaming"}},
+        "rmt_rf": {"preset": "rmt", "model": {"rf_mode": "delta"}},
+        "bad": {"preset": "rmaat", "model": {"rf_mode": "streaming", "rf_schedule": "learned"}},
+    }
+    cfg = validate_config(cfg)
+    assert "retention" not in run_spec(cfg, "listops", "flat", 0).model
+    assert "retention" in run_spec(cfg, "listops", "stream", 0).model
+    assert "retention" in run_spec(cfg, "listops", "rmt_rf", 0).model  # rmt with bio RF
+    with pytest.raises(ExperimentError,
+                       match=r"'experiment.variants.bad.model' \(run listops/bad\): "
+                             "rf_mode='streaming'"):
+        check_experiment(cfg)
+
+
+def test_schema_enums_are_the_model_lists():
+    from model import config as mc
+
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    props = schema["$defs"]["model_settings"]["properties"]
+    for key, allowed in (("rf_mode", mc.RF_MODES), ("rf_schedule", mc.RF_SCHEDULES),
+                         ("rf_T", mc.RF_T), ("memory_handoff", mc.MEMORY_HANDOFFS),
+                         ("norm", mc.NORMS), ("readout", mc.READOUTS),
+                         ("driver", mc.DRIVERS)):
+        assert tuple(props[key]["enum"]) == allowed, key
+
+
+@pytest.mark.parametrize(("key", "value"), [("rf_mode", "learned"), ("rf_T", "task"),
+                                            ("memory_handoff", "final"), ("norm", "sandwich"),
+                                            ("rf_schedule", "bio2")])
+def test_schema_rejects_unknown_model_options(config, key, value):
+    cfg = copy.deepcopy(config)
+    cfg["experiment"]["model"][key] = value
+    with pytest.raises(ConfigError, match=key):
+        validate_config(cfg)
+
+
+def test_paper_config_segment_ablation_keeps_segments_and_shortens_context():
+    cfg = validate_config(yaml.safe_load((REPO / "config" / "paper.yaml").read_text()))
+    cfg["experiment"]["tasks"] = {"retrieval": {**cfg["experiment"]["tasks"]["retrieval"],
+                                                "root": str(REPO)}}
+    full = run_spec(cfg, "retrieval", "rmaat", 0)
+    assert full.model["segment_len"] == 512 and full.model["rf_segments"] == 8  # x 2 docs
+    assert full.model["astro_m"] == pytest.approx((512 + 16) ** 0.75, abs=0.1)
+    for variant, seq_len, segments in (("rmaat_8_segments", 2048, 4),
+                                       ("rmaat_4_segments", 1024, 2)):
+        spec = run_spec(cfg, "retrieval", variant, 0)
+        assert spec.seq_len == seq_len and spec.model["segment_len"] == 512
+        assert spec.model["rf_segments"] == segments
+    assert run_spec(cfg, "retrieval", "rmaat_m_100d", 0).model["astro_m"] == 12800

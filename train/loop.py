@@ -45,7 +45,7 @@ from train.distributed import (
     mean_over_processes,
     shutdown,
 )
-from train.spec import RunSpec
+from train.spec import RunSpec, with_task_segments
 
 
 class TrainingDiverged(RuntimeError):
@@ -73,7 +73,7 @@ def build_run_model(spec: RunSpec, device: torch.device) -> torch.nn.Module:
     """The preset's model for the run's task (seeded: identical on every process)."""
     task = get_task(spec.task)
     torch.manual_seed(spec.seed)
-    overrides = dict(spec.model)
+    overrides = with_task_segments(spec.preset, dict(spec.model), spec.seq_len or task.seq_len)
     if task.paired:
         overrides["dual_encoder"] = True
     net = build_model(spec.preset, vocab_size=task.vocab_size, num_classes=task.num_classes,

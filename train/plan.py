@@ -15,7 +15,7 @@ from lra.errors import missing_data_error
 from lra.tasks import get_task
 from model.config import needs_retention
 from model.presets import model_config, resolved_settings
-from train.spec import RunSpec
+from train.spec import RunSpec, with_task_segments
 
 RECURRENT = ("rmt", "rlt", "rmaat")
 PARAM_KEYS = ("threads", "gpus", "runtime_min", "mem_mb")  # scheduling, not RunSpec fields
@@ -153,8 +153,15 @@ def run_spec(config: dict[str, Any], task: str, variant: str, seed: int) -> RunS
     model.update(var.get("model") or {})
     if var["preset"] not in RECURRENT:  # no memory to read: non-recurrent presets pool tokens
         model.pop("readout", None)
-    if needs_retention(resolved_settings(var["preset"], model)):
-        model["retention"] = f"results/retention/{exp.get('retention_condition', 'baseline')}.json"
+    seq_len = var.get("seq_len", task_cfg.get("seq_len"))
+    if var["preset"] in RECURRENT:
+        spec_task = get_task(task)
+        model = with_task_segments(var["preset"], model, seq_len or spec_task.seq_len)
+        # The preset-resolved settings say whether the run reads the retention file (the
+        # plan does not guess the preset's rf_mode); check_experiment validates them.
+        if needs_retention(resolved_settings(var["preset"], model)):
+            model["retention"] = (
+                f"results/retention/{exp.get('retention_condition', 'baseline')}.json")
     training = dict(exp.get("training") or {})
     training.update(task_cfg.get("training") or {})
     training.update(var.get("training") or {})
@@ -164,7 +171,7 @@ def run_spec(config: dict[str, Any], task: str, variant: str, seed: int) -> RunS
         task=task, preset=var["preset"], seed=seed,
         variant=variant if variant != var["preset"] else "",
         data_root=task_cfg["root"], cache_dir=cache_dir(task),
-        level=task_cfg.get("level", "hard"), seq_len=task_cfg.get("seq_len"),
+        level=task_cfg.get("level", "hard"), seq_len=seq_len,
         max_train=task_cfg.get("max_train"), max_eval=task_cfg.get("max_eval"),
         model=model, data_note=task_cfg.get("data_note", _default_note(task, task_cfg)),
         **training,

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from model import PRESETS, ModelConfig
 
 
 @dataclass
@@ -90,3 +93,15 @@ class RunSpec:
         except json.JSONDecodeError as err:
             raise ValueError(f"run spec {path} is not valid JSON: {err}") from err
         return cls.from_dict(data)
+
+
+def with_task_segments(preset: str, model: dict[str, Any], seq_len: int) -> dict[str, Any]:
+    """``model`` with ``rf_segments`` = ceil(seq_len / segment_len), the task's T, filled in
+    for a recurrent preset when absent (rf_T 'fixed' and learned RF schedules need it).
+
+    seq_len: the task's padded length in tokens (per document for the dual encoder).
+    """
+    if not PRESETS[preset].get("recurrent", ModelConfig.recurrent) or "rf_segments" in model:
+        return model
+    segment_len = model.get("segment_len", ModelConfig.segment_len)
+    return {**model, "rf_segments": math.ceil(seq_len / segment_len)}
