@@ -13,6 +13,7 @@ saturating stand-in of model.retention (the study itself reads the simulated one
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import tempfile
 import time
@@ -32,6 +33,8 @@ VARIANTS = {
     "rmaat": ("rmaat", {"rf_mode": "scalar"}),
     "rmaat_no_rf": ("rmaat", {"rf_mode": "none"}),
     "rmaat_gated": ("rmaat", {"rf_mode": "gated"}),
+    "rmaat_gated_bptt": ("rmaat", {"rf_mode": "gated", "driver": "bptt"}),
+    "rlt": ("rlt", {}),
     "transformer": ("transformer", {}),
 }
 
@@ -62,6 +65,7 @@ def main() -> None:
     p.add_argument("--mem", type=int, default=4)
     p.add_argument("--segment", type=int, default=64)
     p.add_argument("--readout", default="memory")
+    p.add_argument("--astro-m", type=float, default=1.0, help="rmaat write scale m")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args()
     torch.set_num_threads(1)
@@ -86,7 +90,7 @@ def main() -> None:
         preset, extra = VARIANTS[name]
         for seed in args.seeds:
             model = {"d_model": args.d_model, "n_layers": args.layers, "n_heads": args.heads,
-                     "num_mem_tokens": args.mem, "dropout": 0.0, "astro_m": 1.0,
+                     "num_mem_tokens": args.mem, "dropout": 0.0, "astro_m": args.astro_m,
                      "segment_len": args.segment, **extra}
             if preset != "transformer":
                 model["readout"] = args.readout
@@ -107,7 +111,10 @@ def main() -> None:
                    "train_s": round(m["train_wall_s"], 1),
                    "tokens_per_s": round(m["tokens_per_s"]), "test_acc": m["test_acc"],
                    "val": [round(e["val_acc"], 3) for e in m["epochs"]],
-                   "majority": m["majority_acc"], "p": pval, "args": vars(args) | {"out": ""}}
+                   "majority": m["majority_acc"], "p": pval,
+                   "predictions_sha": hashlib.sha256(
+                       json.dumps(m.get("test_predictions")).encode()).hexdigest()[:12],
+                   "args": vars(args) | {"out": ""}}
             print(json.dumps(row), flush=True)
             with open(args.out, "a") as f:
                 f.write(json.dumps(row) + "\n")

@@ -150,3 +150,18 @@ def test_files_and_cli(runs, tmp_path):
 def test_missing_metrics_named(tmp_path: Path):
     with pytest.raises(FileNotFoundError, match="run its training job first"):
         read_runs([tmp_path / "nope.json"])
+
+
+def test_report_shows_the_scorecard(runs, tmp_path):
+    from train.report import write_report
+
+    paths = []
+    for r in runs:
+        p = tmp_path / f"{r['variant']}{r['seed']}.json"
+        p.write_text(json.dumps(r))
+        paths.append(p)
+    results = tmp_path / "results"
+    write_claims(paths, [claim("up", "better", ["good", "base"], claim="RF helps")], results)
+    page = write_report(results, tmp_path / "report.html").read_text()
+    assert "The paper&#x27;s claims at this scale" in page or "claims at this scale" in page
+    assert "RF helps" in page and "reproduced" in page
