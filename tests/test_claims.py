@@ -108,7 +108,7 @@ def test_faster_and_memory(runs, tmp_path):
         np.exp(np.mean([np.log((1600 + s) / (1000 + s)) for s in range(4)])))
     assert table.loc["slow", "verdict"] == "contradicted"  # 900 vs 1000 tokens/s every seed
     assert table.loc["mem", "effect"] == pytest.approx(4.0)  # largest T only
-    assert table.loc["mem", "verdict"] == "reproduced"
+    assert table.loc["mem", "verdict"] == "reproduced" and table.loc["mem", "tasks"] == "benchmark"
 
 
 def test_bootstrap_centres_on_mean_difference():

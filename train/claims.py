@@ -300,8 +300,9 @@ def claims_table(runs: list[dict[str, Any]], claims: list[dict[str, Any]],
             row = _faster(index, claim)
         else:
             row = _memory(claim, memory_csv)
-        row.update(id=claim["id"], claim=claim["claim"], paper=claim["paper"],
-                   tasks=", ".join(claim.get("tasks") or sorted({t for t, _, _ in index})))
+        tasks = ("benchmark" if claim["test"] == "memory" else
+                 ", ".join(claim.get("tasks") or sorted({t for t, _, _ in index})))
+        row.update(id=claim["id"], claim=claim["claim"], paper=claim["paper"], tasks=tasks)
         row.setdefault("note", "")
         if claim.get("note"):
             row["note"] = (claim["note"] + ("; " + row["note"] if row["note"] else ""))
