@@ -139,6 +139,7 @@ def test_files_and_cli(runs, tmp_path):
     files = write_claims(paths, claims, tmp_path / "out")
     assert pd.read_csv(files["csv"]).loc[0, "verdict"] == "reproduced"
     assert "**reproduced**" in files["md"].read_text()
+    assert "classify from" not in files["md"].read_text()  # no recurrent preset in these runs
     cfile = tmp_path / "claims.json"
     cfile.write_text(json.dumps(claims))
     assert train_main(["claims", "--metrics", *map(str, paths), "--claims", str(cfile),
@@ -165,3 +166,14 @@ def test_report_shows_the_scorecard(runs, tmp_path):
     page = write_report(results, tmp_path / "report.html").read_text()
     assert "The paper&#x27;s claims at this scale" in page or "claims at this scale" in page
     assert "RF helps" in page and "reproduced" in page
+
+
+def test_readout_note_says_what_recurrent_models_read():
+    from train.claims import readout_note
+
+    mem = {"preset": "rmaat", "spec": {"model": {"readout": "memory"}}}
+    both = {"preset": "rmt", "spec": {"model": {"readout": "both"}}}
+    tr = {"preset": "transformer", "spec": {"model": {}}}
+    assert "memory only" in readout_note([mem, tr])
+    assert readout_note([mem, both]) == "Recurrent models classify from: both, memory (readout)."
+    assert readout_note([tr]) == ""

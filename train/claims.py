@@ -316,8 +316,21 @@ def _fmt(v: float, pct: bool) -> str:
     return f"{100 * v:+.1f}" if pct else f"{v:.3g}"
 
 
-def claims_markdown(table: pd.DataFrame, claims: list[dict[str, Any]]) -> str:
-    """The scorecard as a markdown table plus how to read it."""
+def readout_note(runs: list[dict[str, Any]]) -> str:
+    """What the recurrent runs classify from (their ``readout``; the presets' default is
+    the final memory), for the note under the table."""
+    readouts = sorted({(r.get("spec", {}).get("model") or {}).get("readout", "memory")
+                       for r in runs if r.get("preset") in ("rmt", "rlt", "rmaat")})
+    if not readouts:
+        return ""
+    if readouts == ["memory"]:
+        return "Recurrent models classify from their memory only (the paper's setting)."
+    return f"Recurrent models classify from: {', '.join(readouts)} (readout)."
+
+
+def claims_markdown(table: pd.DataFrame, claims: list[dict[str, Any]],
+                    readout: str = "") -> str:
+    """The scorecard as a markdown table plus how to read it (``readout``: readout_note)."""
     tests = {c["id"]: c["test"] for c in claims}
     lines = ["| claim | paper | ours | n | effect [95 % CI] | p | verdict |",
              "|---|---|---|---|---|---|---|"]
@@ -335,7 +348,7 @@ def claims_markdown(table: pd.DataFrame, claims: list[dict[str, Any]]) -> str:
                   f"the 95 % bootstrap CI over seeds x test examples excludes 0 where "
                   f"per-example predictions are stored); *contradicted* when the opposite "
                   f"sign is significant; otherwise *inconclusive* at this scale. n: paired "
-                  f"(task, seed) runs. Recurrent models classify from their memory only.", ""]
+                  f"(task, seed) runs. {readout}".rstrip(), ""]
     lines += [f"- {r['claim']}: {r['test']}" + (f". {r['note']}" if r["note"] else "")
               for _, r in table.iterrows()]
     return "\n".join(lines) + "\n"
@@ -352,8 +365,10 @@ def write_claims(metric_paths: Sequence[str | Path], claims: list[dict[str, Any]
     """Write claims.csv and claims.md into ``out_dir`` (atomically); returns their paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    table = claims_table(read_runs(metric_paths), claims, memory_csv)
+    runs = read_runs(metric_paths)
+    table = claims_table(runs, claims, memory_csv)
     files = {"csv": out / "claims.csv", "md": out / "claims.md"}
     _atomic(files["csv"], lambda p: table.to_csv(p, index=False))
-    _atomic(files["md"], lambda p: Path(p).write_text(claims_markdown(table, claims)))
+    _atomic(files["md"], lambda p: Path(p).write_text(
+        claims_markdown(table, claims, readout_note(runs))))
     return files
