@@ -4,6 +4,8 @@
       --min-len 500 --max-len 2000 --seed 0
   python -m lra generate pathfinder --out DATA/pathfinder32 --resolution 32 --level hard \
       --n 200000 --workers 2 --seed 0
+  python -m lra generate recall --out DATA/recall --train 4000 --val 500 --test 500 \
+      --length 1024 --pairs 4 --keys 16 --values 4 --seed 0
   python -m lra preprocess listops --root DATA --cache DATA/cache
   python -m lra inspect pathfinder --root DATA --out results/lra/pathfinder [--cache DIR]
 """
@@ -44,6 +46,24 @@ def _generate_listops(args: argparse.Namespace) -> dict:
         "examples": total,
         "seconds": round(seconds, 2),
         "examples_per_s": round(total / seconds, 1),
+    }
+
+
+def _generate_recall(args: argparse.Namespace) -> dict:
+    from .recall import RecallSettings, generate_recall_release
+
+    settings = RecallSettings(
+        n_train=args.train, n_val=args.val, n_test=args.test, length=args.length,
+        n_pairs=args.pairs, n_keys=args.keys, n_values=args.values, n_filler=args.filler,
+        seed=args.seed,
+    )
+    start = time.perf_counter()
+    paths = generate_recall_release(args.out, settings)
+    seconds = time.perf_counter() - start
+    return {
+        "files": {k: str(v) for k, v in paths.items()},
+        "examples": args.train + args.val + args.test,
+        "seconds": round(seconds, 2),
     }
 
 
@@ -121,6 +141,21 @@ def build_parser() -> argparse.ArgumentParser:
     lo.add_argument("--max-args", type=int, default=10, help="maximum operator arguments")
     lo.add_argument("--seed", type=int, default=0, help="random seed")
     lo.set_defaults(run=_generate_listops)
+
+    rc = kinds.add_parser(
+        "recall", help="associative recall TSVs (generated task, not LRA)", parents=[quiet]
+    )
+    rc.add_argument("--out", type=Path, required=True, help="folder for recall_*.tsv")
+    rc.add_argument("--train", type=int, default=4_000, help="train examples")
+    rc.add_argument("--val", type=int, default=500, help="val examples")
+    rc.add_argument("--test", type=int, default=500, help="test examples")
+    rc.add_argument("--length", type=int, default=1_024, help="tokens per example")
+    rc.add_argument("--pairs", type=int, default=4, help="key-value pairs per example")
+    rc.add_argument("--keys", type=int, default=16, help="key alphabet size (<= 32)")
+    rc.add_argument("--values", type=int, default=4, help="value classes (<= 10)")
+    rc.add_argument("--filler", type=int, default=8, help="filler alphabet size (<= 16)")
+    rc.add_argument("--seed", type=int, default=0, help="random seed")
+    rc.set_defaults(run=_generate_recall)
 
     pf = kinds.add_parser(
         "pathfinder", help="Pathfinder / Path-X images in the release layout", parents=[quiet]

@@ -24,6 +24,16 @@ SOURCES: dict[str, tuple[str, str]] = {
         "(tab-separated, header 'Source\\tTarget')",
         f"{LRA_RELEASE}, or generate it: python -m lra generate listops --out ROOT/listops-1000",
     ),
+    "recall": (
+        "recall_train.tsv, recall_val.tsv, recall_test.tsv (tab-separated, header "
+        "'Source\\tTarget'; a generated task, not part of LRA)",
+        "the generator: python -m lra generate recall --out ROOT",
+    ),
+    "listops_long": (
+        "listops-1000/basic_train.tsv, basic_val.tsv, basic_test.tsv (ListOps layout)",
+        "the generator: python -m lra generate listops --out ROOT/listops-1000 "
+        "--min-len 256 --max-len 1024",
+    ),
     "text": (
         "aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt",
         "the Large Movie Review Dataset v1.0, ai.stanford.edu/~amaas/data/sentiment "

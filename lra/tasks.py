@@ -4,9 +4,11 @@
     data = load_datasets("listops", root=..., cache_dir=...)   # {'train': LRADataset, ...}
     loader = DataLoader(data["train"], batch_size=32, shuffle=True, collate_fn=LRACollate())
 
-Tasks: listops, text, retrieval, image, pathfinder (32 px), pathx (128 px), and two real
-offline tasks that are NOT part of LRA (`TaskSpec.lra` is False; report them as such):
-fashion_mnist (Image pipeline) and spam_assassin (Text pipeline).
+Tasks: listops, text, retrieval, image, pathfinder (32 px), pathx (128 px), and tasks that
+are NOT part of LRA (`TaskSpec.lra` is False; report them as such): two real offline ones,
+fashion_mnist (Image pipeline) and spam_assassin (Text pipeline), and two generated
+long-range tasks for CPU-sized memory studies: recall (associative recall, lra/recall.py)
+and listops_long (official ListOps generator at up to 1,024 tokens, ListOps files).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cifar, fashion_mnist, listops, pathfinder, retrieval, spam_assassin, text
+from . import cifar, fashion_mnist, listops, pathfinder, recall, retrieval, spam_assassin, text
 from .cache import load_or_build
 from .dataset import LRADataset
 from .errors import DataFormatError
@@ -60,6 +62,10 @@ TASKS: dict[str, TaskSpec] = {
     "pathfinder": TaskSpec("pathfinder", "Pathfinder-32", 1024, 1024, 2, 256),
     "pathx": TaskSpec("pathx", "Path-X (128 px)", 16384, 16384, 2, 256),
     "fashion_mnist": TaskSpec("fashion_mnist", "Fashion-MNIST", 784, 784, 10, 256, lra=False),
+    "recall": TaskSpec("recall", "Associative recall", 1024, recall.MAX_TOKENS,
+                       recall.NUM_CLASSES, recall.VOCAB_SIZE, lra=False),
+    "listops_long": TaskSpec("listops_long", "Long ListOps (256-1,024 tokens)", 1024, 1024, 10,
+                             18, lra=False),
     "spam_assassin": TaskSpec(
         "spam_assassin",
         "SpamAssassin e-mail bytes",
@@ -83,8 +89,10 @@ def _settings(task: str, level: str) -> dict:
     """Everything besides the source files that changes the tokens (part of the cache key)."""
     spec = get_task(task)
     settings: dict = {"max_tokens": spec.max_tokens}
-    if task == "listops":
+    if task in ("listops", "listops_long"):
         settings.update(vocab="s4-close-bracket", append_eos=False)
+    if task == "recall":
+        settings.update(vocab=f"recall-{recall.VOCAB_SIZE}")
     if task in ("text", "retrieval", "spam_assassin"):
         settings.update(encoding="utf8-bytes+1")
     if task == "spam_assassin":
@@ -99,8 +107,10 @@ def _settings(task: str, level: str) -> dict:
 def source_files(task: str, root: Path | str, level: str = "hard") -> list[Path]:
     """The raw files of `task` under `root` (what the cache key fingerprints)."""
     get_task(task)
-    if task == "listops":
+    if task in ("listops", "listops_long"):
         return listops.source_files(root)
+    if task == "recall":
+        return recall.source_files(root)
     if task == "text":
         return text.source_files(root)
     if task == "retrieval":
@@ -139,9 +149,12 @@ def check_not_empty(task: str, root: Path | str, splits: dict[str, TokenSplit]) 
 
 def _read_splits(task: str, root: Path | str, level: str, progress: bool,
                  strict_tokens: bool) -> dict[str, TokenSplit]:
-    get_task(task)
-    if task == "listops":
-        return listops.read_listops(root, progress=progress, strict_tokens=strict_tokens)
+    spec = get_task(task)
+    if task in ("listops", "listops_long"):
+        return listops.read_listops(root, max_tokens=spec.max_tokens, progress=progress,
+                                    strict_tokens=strict_tokens)
+    if task == "recall":
+        return recall.read_recall(root, progress=progress)
     if task == "text":
         return text.read_text(root, progress=progress)
     if task == "retrieval":

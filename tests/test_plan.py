@@ -61,7 +61,8 @@ def test_optional_missing_task_is_skipped_and_required_one_fails(config, tmp_pat
 def test_only_synthetic_tasks_can_be_generated(config):
     cfg = copy.deepcopy(config)
     cfg["experiment"]["tasks"]["text"] = {"source": "generate", "root": "data/x"}
-    with pytest.raises(ExperimentError, match="only listops, pathfinder can be generated"):
+    with pytest.raises(ExperimentError,
+                       match="only listops, pathfinder, listops_long, recall can be generated"):
         available_tasks(cfg)
 
 
@@ -240,3 +241,57 @@ def test_paper_config_segment_ablation_keeps_segments_and_shortens_context():
         assert spec.seq_len == seq_len and spec.model["segment_len"] == 512
         assert spec.model["rf_segments"] == segments
     assert run_spec(cfg, "retrieval", "rmaat_m_100d", 0).model["astro_m"] == 12800
+
+
+def _with_long_tasks(config: dict) -> dict:
+    cfg = copy.deepcopy(config)
+    cfg["experiment"]["tasks"]["recall"] = {
+        "source": "generate", "root": "data/generated/recall", "segment_len": 32,
+        "generate": {"train": 100, "val": 20, "test": 20, "length": 256, "pairs": 2,
+                     "keys": 4, "values": 4}}
+    cfg["experiment"]["tasks"]["listops_long"] = {
+        "source": "generate", "root": "data/generated/listops_long", "segment_len": 64,
+        "generate": {"train": 100, "val": 20, "test": 20, "min_len": 256, "max_len": 1024,
+                     "max_depth": 10, "max_args": 10}}
+    return validate_config(cfg)
+
+
+def test_long_range_tasks_generate_then_preprocess(config):
+    cfg = _with_long_tasks(config)
+    assert {"recall", "listops_long"} <= set(available_tasks(cfg)[0])
+    recall = prepare_commands(cfg, "recall", "python", 5)
+    assert recall[0].startswith("python -m lra generate recall --quiet --out data/generated/recall")
+    assert "--length 256" in recall[0] and "--pairs 2" in recall[0] and "--seed 5" in recall[0]
+    assert recall[-1].startswith("python -m lra preprocess recall")
+    long = prepare_commands(cfg, "listops_long", "python", 5)
+    assert "generate listops --out data/generated/listops_long/listops-1000" in long[0]
+    assert "--max-len 1024" in long[0] and "lra preprocess listops_long" in long[-1]
+    assert "associative recall" in run_spec(cfg, "recall", "rmt", 0).data_note
+
+
+@pytest.mark.parametrize("task, gen, message", [
+    ("recall", {"pairs": 5, "keys": 4}, "every pair needs its own key"),
+    ("recall", {"length": 8, "pairs": 4, "keys": 4}, "cannot hold 4 pairs"),
+    ("listops_long", {"max_len": 2000}, "exceeds the task's 1,024 tokens"),
+    ("listops_long", {"max_depth": 3, "max_args": 5, "min_len": 256}, "at most 37 tokens"),
+])
+def test_impossible_generator_settings_fail_before_any_job(config, task, gen, message):
+    cfg = _with_long_tasks(config)
+    cfg["experiment"]["tasks"][task]["generate"].update(gen)
+    with pytest.raises(ExperimentError, match=message):
+        prepare_commands(cfg, task, "python", 0)
+
+
+def test_variant_reads_its_own_retention_condition(config):
+    cfg = copy.deepcopy(config)
+    cfg["experiment"]["variants"]["rmaat_slow"] = {"preset": "rmaat",
+                                                   "retention_condition": "slow_ltp"}
+    cfg = validate_config(cfg)
+    assert run_spec(cfg, "listops", "rmaat_slow", 0).model["retention"] == \
+        "results/retention/slow_ltp.json"
+    assert run_spec(cfg, "listops", "rmaat", 0).model["retention"] == \
+        "results/retention/baseline.json"
+    cfg["experiment"]["variants"]["rmaat_slow"]["retention_condition"] = "nope"
+    with pytest.raises(ExperimentError,
+                       match="'experiment.variants.rmaat_slow.retention_condition': 'nope' is not a condition"):
+        run_spec(cfg, "listops", "rmaat_slow", 0)

@@ -121,3 +121,23 @@ def test_an_impossible_experiment_stops_before_any_job(tmp_path):
     assert result.returncode != 0
     assert "experiment.variants.rmaat_bptt.tasks" in result.stdout + result.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_claims_scorecard_recomputes_from_metrics(finished_run):
+    import pandas as pd
+
+    workdir, config = finished_run
+    claims = yaml.safe_load(config.read_text())["experiment"]["claims"]
+    table = pd.read_csv(workdir / "results" / "claims.csv")
+    assert list(table["id"]) == [c["id"] for c in claims]
+    assert set(table["verdict"]) <= {"reproduced", "contradicted", "inconclusive"}
+    runs = workdir / "results" / "runs"
+    metrics = {v: json.loads((runs / "listops" / v / "seed0" / "metrics.json").read_text())
+               for v in ("rmaat", "rmaat_no_rf")}
+    row = table.set_index("id").loc["rf_helps"]
+    assert row["effect"] == pytest.approx(metrics["rmaat"]["test_acc"]
+                                          - metrics["rmaat_no_rf"]["test_acc"])
+    assert row["n"] == 1 and row["verdict"] == "inconclusive"  # one seed: no test possible
+    assert len(metrics["rmaat"]["test_predictions"]) == metrics["rmaat"]["n_test"]
+    assert (workdir / "results" / "data" / "recall.json").exists()
+    assert "claims at this scale" in (workdir / "results" / "report.html").read_text()

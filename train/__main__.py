@@ -3,6 +3,8 @@
     python -m train run --spec results/runs/listops/rmaat/seed0/spec.json \
         --out-dir results/runs/listops/rmaat/seed0
     torchrun --nproc_per_node=2 -m train run --spec ... --out-dir ...   # data parallel
+    python -m train claims --metrics results/runs/*/*/*/metrics.json --claims claims.json \
+        --memory-csv results/benchmarks/memory.csv --out-dir results
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--metrics", nargs="+", required=True)
     p.add_argument("--out-dir", required=True)
     p.add_argument("--skipped", default="{}", help="JSON {task: reason} of skipped tasks")
+    p = sub.add_parser("claims", help="the claims scorecard (claims.csv, claims.md)")
+    p.add_argument("--metrics", nargs="+", required=True)
+    p.add_argument("--claims", required=True, help="JSON file: the experiment.claims list")
+    p.add_argument("--memory-csv", default=None, help="benchmarks.bench_memory CSV")
+    p.add_argument("--out-dir", required=True)
     p = sub.add_parser("report", help="self-contained HTML report of a results folder")
     p.add_argument("--results", default="results")
     p.add_argument("--out", required=True)
@@ -52,6 +59,15 @@ def main(argv: list[str] | None = None) -> int:
 
             files = write_tables(args.metrics, args.out_dir, json.loads(args.skipped))
             print(files["accuracy_md"].read_text())
+        elif args.command == "claims":
+            import json
+            from pathlib import Path
+
+            from train.claims import write_claims
+
+            claims = json.loads(Path(args.claims).read_text())
+            files = write_claims(args.metrics, claims, args.out_dir, args.memory_csv)
+            print(files["md"].read_text())
         else:
             from train.report import write_report
 

@@ -84,10 +84,11 @@ def build_run_model(spec: RunSpec, device: torch.device) -> torch.nn.Module:
 @torch.no_grad()
 def evaluate(net: torch.nn.Module, dataset, spec: RunSpec, device: torch.device,
              autocast: bool) -> dict[str, float]:
-    """Accuracy and mean cross-entropy over a whole split (in order)."""
+    """Accuracy, mean cross-entropy and the predicted classes over a whole split (in order)."""
     net.eval()
     collate = LRACollate(trim_to_batch=spec.bucket, multiple_of=8)
     correct, loss_sum, n = 0, 0.0, 0
+    predictions: list[int] = []
     for start in range(0, len(dataset), spec.eval_batch_size):
         idx = list(range(start, min(start + spec.eval_batch_size, len(dataset))))
         batch = make_batch(dataset, idx, collate, device)
@@ -95,9 +96,11 @@ def evaluate(net: torch.nn.Module, dataset, spec: RunSpec, device: torch.device,
             logits = net(batch["tokens"], batch["mask"]).float()
         loss_sum += float(F.cross_entropy(logits, batch["label"], reduction="sum"))
         correct += int((logits.argmax(-1) == batch["label"]).sum())
+        predictions += logits.argmax(-1).tolist()
         n += len(idx)
     net.train()
-    return {"acc": correct / max(n, 1), "loss": loss_sum / max(n, 1), "n": n}
+    return {"acc": correct / max(n, 1), "loss": loss_sum / max(n, 1), "n": n,
+            "predictions": predictions}
 
 
 def _peak_memory_mb(device: torch.device) -> tuple[float, str]:
@@ -274,6 +277,9 @@ def _train(spec: RunSpec, out: Path, device: torch.device, info: DistInfo, progr
             "epochs": state["history"], "best_epoch": state["best_epoch"],
             "best_val_acc": state["best_val"], "test_acc": test["acc"], "test_loss": test["loss"],
             "majority_acc": _majority_accuracy(data["test"]),
+            # per-example test predictions and labels, in split order (paired tests in claims)
+            "test_predictions": test["predictions"],
+            "test_labels": [int(v) for v in _labels(data["test"])],
             "peak_memory_mb": peak, "memory_measure": how,
             "tokens_per_s": sum(r["tokens_per_s"] for r in state["history"]) / len(
                 state["history"]),
@@ -353,6 +359,12 @@ def set_aside(out: Path, reason: str) -> Path | None:
         os.replace(out / name, kept / name)
     (kept / "why.txt").write_text(reason + "\n")
     return kept
+
+
+def _labels(dataset) -> np.ndarray:
+    from train.data import labels_of
+
+    return labels_of(dataset)
 
 
 def _majority_accuracy(dataset) -> float:

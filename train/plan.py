@@ -19,7 +19,10 @@ from train.spec import RunSpec, with_task_segments
 
 RECURRENT = ("rmt", "rlt", "rmaat")
 PARAM_KEYS = ("threads", "gpus", "runtime_min", "mem_mb")  # scheduling, not RunSpec fields
-GENERATED_TASKS = ("listops", "pathfinder")
+GENERATED_TASKS = ("listops", "pathfinder", "listops_long", "recall")
+LISTOPS_KEYS = ("train", "val", "test", "min_len", "max_len", "max_depth", "max_args")
+RECALL_KEYS = {"train": "train", "val": "val", "test": "test", "length": "length",
+               "pairs": "pairs", "keys": "keys", "values": "values", "filler": "filler"}
 
 
 class ExperimentError(ValueError):
@@ -86,7 +89,6 @@ def check_experiment(config: dict[str, Any]) -> None:
     for task, cfg in tasks.items():
         if task == "listops" and cfg["source"] == "generate":
             _check_listops_generator(cfg.get("generate") or {})
-    needs_rf = []
     for task in tasks:
         for variant, var in variants(config).items():
             if var.get("tasks") and task not in var["tasks"]:
@@ -103,14 +105,6 @@ def check_experiment(config: dict[str, Any]) -> None:
                              **spec.model)
             except ValueError as err:
                 raise ExperimentError(f"{where} (run {task}/{variant}): {err}") from err
-            if spec.model.get("retention"):
-                needs_rf.append(f"{task}/{variant}")
-    condition = exp.get("retention_condition", "baseline")
-    if needs_rf and condition not in (config.get("conditions") or {}):
-        raise ExperimentError(
-            f"config key 'experiment.retention_condition': {condition!r} is not a condition "
-            f"of 'conditions' ({', '.join(config.get('conditions') or {})}), but runs "
-            f"{', '.join(needs_rf[:3])} read its retention file; name one of the conditions")
 
 
 def _check_listops_generator(gen: dict[str, Any]) -> None:
@@ -161,7 +155,7 @@ def run_spec(config: dict[str, Any], task: str, variant: str, seed: int) -> RunS
         # plan does not guess the preset's rf_mode); check_experiment validates them.
         if needs_retention(resolved_settings(var["preset"], model)):
             model["retention"] = (
-                f"results/retention/{exp.get('retention_condition', 'baseline')}.json")
+                f"results/retention/{retention_condition(config, variant)}.json")
     training = dict(exp.get("training") or {})
     training.update(task_cfg.get("training") or {})
     training.update(var.get("training") or {})
@@ -177,6 +171,55 @@ def run_spec(config: dict[str, Any], task: str, variant: str, seed: int) -> RunS
         **training,
     )
     return spec.validate()
+
+
+def check_recall_settings(task: str, gen: dict[str, Any]) -> None:
+    """Fail before any job when the recall generator cannot satisfy ``generate``."""
+    from lra.recall import RecallSettings
+
+    names = {"train": "n_train", "val": "n_val", "test": "n_test", "length": "length",
+             "pairs": "n_pairs", "keys": "n_keys", "values": "n_values", "filler": "n_filler"}
+    try:
+        RecallSettings(**{names[k]: v for k, v in gen.items() if k in names})
+    except ValueError as err:
+        raise ExperimentError(f"experiment.tasks.{task}.generate: {err}") from None
+
+
+def check_long_listops(gen: dict[str, Any]) -> None:
+    """Fail before any job when long-ListOps lengths exceed the task's 1,024 tokens or no
+    tree of the allowed depth and arity reaches min_len (the generator would loop forever)."""
+    where = "experiment.tasks.listops_long.generate"
+    lo, hi = gen.get("min_len", 500), gen.get("max_len", 2000)
+    depth, args = gen.get("max_depth", 10), gen.get("max_args", 10)
+    if hi > 1025:
+        raise ExperimentError(f"{where}.max_len: {hi} exceeds the task's 1,024 tokens "
+                              f"(max_len is exclusive: use <= 1025)")
+    if hi - lo < 2:
+        raise ExperimentError(f"{where}: no length satisfies {lo} < length < {hi}")
+    longest = 1  # longest tree: every node an operator with max_args children to max_depth
+    for _ in range(depth - 1):
+        longest = 2 + args * longest
+    if longest <= lo:
+        raise ExperimentError(f"{where}: trees of max_depth {depth} and max_args {args} have "
+                              f"at most {longest} tokens, not more than min_len {lo}; raise "
+                              f"max_depth or max_args")
+
+
+def retention_condition(config: dict[str, Any], variant: str) -> str:
+    """The condition whose RF schedules a variant reads: its own ``retention_condition``,
+    else the experiment's (default baseline). An unknown name raises ExperimentError."""
+    exp = experiment(config) or {}
+    var = variants(config)[variant]
+    name = var.get("retention_condition", exp.get("retention_condition", "baseline"))
+    known = config.get("conditions")
+    if known is not None and name not in known:
+        key = (f"experiment.variants.{variant}.retention_condition"
+               if "retention_condition" in var else "experiment.retention_condition")
+        raise ExperimentError(
+            f"config key '{key}': {name!r} is not a condition of 'conditions' "
+            f"({', '.join(known)}), but run(s) of {variant} read its retention file; name one "
+            "of the conditions")
+    return name
 
 
 def cache_dir(task: str) -> str:
@@ -199,7 +242,11 @@ def job_resources(config: dict[str, Any], task: str, variant: str) -> dict[str, 
 def _default_note(task: str, cfg: dict[str, Any]) -> str:
     if cfg["source"] == "generate":
         gen = cfg.get("generate", {})
-        if task == "listops":
+        if task == "recall":
+            return (f"generated associative recall, {gen.get('train')} train examples of "
+                    f"{gen.get('length')} tokens, {gen.get('pairs')} key-value pairs spread "
+                    f"over the sequence (not LRA)")
+        if task in ("listops", "listops_long"):
             return (f"generated ListOps (official algorithm), {gen.get('train')} train examples, "
                     f"lengths {gen.get('min_len')}-{gen.get('max_len')} (LRA: 96k, 500-2000)")
         return (f"generated Pathfinder-32 ({cfg.get('level', 'hard')}), {gen.get('n')} images "
@@ -217,10 +264,16 @@ def prepare_commands(config: dict[str, Any], task: str, python: str, seed: int) 
     cmds = []
     if cfg["source"] == "generate":
         gen = cfg.get("generate", {})
-        if task == "listops":
+        if task == "recall":
+            check_recall_settings(task, gen)
+            opts = " ".join(f"--{RECALL_KEYS[k]} {v}" for k, v in gen.items() if k in RECALL_KEYS)
+            cmds.append(f"{python} -m lra generate recall --quiet --out {q(root)} {opts} "
+                        f"--seed {seed}")
+        elif task in ("listops", "listops_long"):
+            if task == "listops_long":
+                check_long_listops(gen)
             opts = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in gen.items()
-                            if k in ("train", "val", "test", "min_len", "max_len", "max_depth",
-                                     "max_args"))
+                            if k in LISTOPS_KEYS)
             cmds.append(f"{python} -m lra generate listops --out {q(root + '/listops-1000')} "
                         f"{opts} --seed {seed}")
         else:

@@ -157,6 +157,23 @@ def _accuracy_section(results: Path) -> str:
     return "\n".join(parts)
 
 
+def _claims_section(results: Path) -> str:
+    """The claims scorecard (results/claims.csv), when the configuration has claims."""
+    csv = results / "claims.csv"
+    if not csv.is_file():
+        return ""
+    table = pd.read_csv(csv).fillna("")
+    cols = ["claim", "paper", "ours", "n", "effect", "ci_low", "ci_high", "p_value",
+            "verdict", "test", "note"]
+    return "\n".join([
+        "<h2>3b. The paper's claims at this scale</h2>",
+        "<p class='note'>One row per claim (results/claims.md). Accuracy effects are "
+        "differences of test accuracy (first variant minus second, as fractions); speed and "
+        "memory are ratios. Reproduced only with the paper's sign and significance "
+        "(p &lt; 0.05); recurrent models classify from their memory only.</p>",
+        _table(table[cols], "{:.3g}")])
+
+
 def _memory_section(results: Path) -> str:
     parts = ["<h2>4. Memory and speed</h2>"]
     runs_csv = results / "tables" / "runs.csv"
@@ -214,7 +231,7 @@ def write_report(results_dir: str | Path, out: str | Path) -> Path:
         f"({html.escape(platform.machine())}). Everything below was measured in this run "
         "unless labelled as the paper's.</p>",
         _ltp_section(results), _schedule_section(results), _accuracy_section(results),
-        _memory_section(results), _curves_section(results),
+        _claims_section(results), _memory_section(results), _curves_section(results),
     ])
     page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>RMAAT report</title>"
             f"<style>{CSS}</style></head><body>{body}</body></html>")

@@ -18,6 +18,9 @@ TASKS_RUN, TASKS_SKIPPED = available_tasks(config) if experiment(config) else ([
 RUNS = run_names(config)
 RUN_DIR = "results/runs/{task}/{variant}/seed{seed}"
 REPORT_TARGETS = ["results/report.html"] if RUNS else []
+CLAIMS = (experiment(config) or {}).get("claims") or [] if RUNS else []
+CLAIMS_TARGETS = ["results/claims.csv", "results/claims.md"] if CLAIMS else []
+MEMORY_CLAIMS = [c for c in CLAIMS if c["test"] == "memory"]
 
 
 CPU_COUNT = os.cpu_count() or 1
@@ -59,3 +62,19 @@ def train_inputs(wildcards):
     if spec.model.get("retention"):
         inputs["retention"] = spec.model["retention"]
     return inputs
+
+
+def claims_memory_csv():
+    """The memory benchmark CSV a memory claim reads (none without such a claim)."""
+    return ["results/benchmarks/claims_memory.csv"] if MEMORY_CLAIMS else []
+
+
+def bench_memory_args():
+    """bench_memory options: the experiment's model size, the claim's numbers of segments."""
+    model = dict((experiment(config) or {}).get("model") or {})
+    claim = MEMORY_CLAIMS[0]
+    segments = " ".join(str(s) for s in claim.get("segments", [4, 16]))
+    return (f"--segments {segments} --drivers bptt amrb --repeats 1 "
+            f"--d-model {model.get('d_model', 64)} --layers {model.get('n_layers', 2)} "
+            f"--heads {model.get('n_heads', 4)} --mem-tokens {model.get('num_mem_tokens', 4)} "
+            f"--segment-len {claim.get('segment_len', 64)} --batch {claim.get('batch', 8)}")

@@ -87,6 +87,7 @@ rule report:
         conditions="results/plots/conditions.png",
         fits=expand("results/plots/{condition}/fit.png", condition=CONDITIONS),
         schedules=expand("results/plots/{condition}/schedules.png", condition=CONDITIONS),
+        claims=CLAIMS_TARGETS,
     output:
         "results/report.html",
     params:
@@ -97,3 +98,54 @@ rule report:
         "../../environment.yml"
     shell:
         "{params.python} -m train report --results results --out {output} > {log} 2>&1"
+
+
+rule claims_config:
+    """The experiment.claims list as JSON; a change reruns only the scorecard."""
+    output:
+        "results/tables/claims_config.json",
+    params:
+        claims=lambda w: json.dumps(CLAIMS, sort_keys=True, indent=1),
+    log:
+        "logs/claims_config.log",
+    localrule: True
+    run:
+        write_text_atomic(output[0], params.claims)
+        write_text_atomic(log[0], f"wrote {output[0]}\n")
+
+
+rule claims_memory:
+    """Peak memory of BPTT and AMRB at the study's model size (for the memory claim)."""
+    output:
+        "results/benchmarks/claims_memory.csv",
+    params:
+        python=PYTHON,
+        args=lambda w: bench_memory_args(),
+    log:
+        "logs/claims_memory.log",
+    conda:
+        "../../environment.yml"
+    shell:
+        "{params.python} -m benchmarks.bench_memory {params.args} --out results/benchmarks/claims "
+        "> {log} 2>&1 && mv results/benchmarks/claims/memory.csv {output}"
+
+
+rule claims:
+    """The claims scorecard: each claim of the paper, ours, a paired test and a verdict."""
+    input:
+        metrics=run_metrics(),
+        claims="results/tables/claims_config.json",
+        memory=claims_memory_csv(),
+    output:
+        csv="results/claims.csv",
+        md="results/claims.md",
+    params:
+        python=PYTHON,
+        memory=lambda w, input: f"--memory-csv {input.memory[0]}" if input.memory else "",
+    log:
+        "logs/claims.log",
+    conda:
+        "../../environment.yml"
+    shell:
+        "{params.python} -m train claims --metrics {input.metrics} --claims {input.claims} "
+        "{params.memory} --out-dir results > {log} 2>&1"
