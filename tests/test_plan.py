@@ -293,5 +293,6 @@ def test_variant_reads_its_own_retention_condition(config):
         "results/retention/baseline.json"
     cfg["experiment"]["variants"]["rmaat_slow"]["retention_condition"] = "nope"
     with pytest.raises(ExperimentError,
-                       match="'experiment.variants.rmaat_slow.retention_condition': 'nope' is not a condition"):
+                       match="'experiment.variants.rmaat_slow.retention_condition': 'nope' "
+                             "is not a condition"):
         run_spec(cfg, "listops", "rmaat_slow", 0)
