@@ -14,8 +14,6 @@ rule prepare_data:
     log:
         "logs/prepare_data/{task}.log",
     threads: 2
-    conda:
-        "../../environment.yml"
     shell:
         "({params.commands}) > {log} 2>&1 && "
         "{params.preprocess} > {output}.tmp 2>> {log} && mv {output}.tmp {output}"
@@ -52,8 +50,6 @@ rule train:
         mem_mb=lambda w: job_resources(config, w.task, w.variant)["mem_mb"],
         runtime=lambda w: job_resources(config, w.task, w.variant)["runtime_min"],
         gpu=lambda w: job_resources(config, w.task, w.variant)["gpus"],
-    conda:
-        "../../environment.yml"
     shell:
         "{params.python} -m train run --spec {input.spec} --out-dir {params.out_dir} "
         "--threads {resources.torch_threads} > {log} 2>&1"
@@ -72,8 +68,6 @@ rule aggregate:
         skipped=json.dumps(TASKS_SKIPPED),
     log:
         "logs/aggregate.log",
-    conda:
-        "../../environment.yml"
     shell:
         "{params.python} -m train aggregate --metrics {input} --out-dir results/tables "
         "--skipped {params.skipped:q} > {log} 2>&1"
@@ -94,8 +88,6 @@ rule report:
         python=PYTHON,
     log:
         "logs/report.log",
-    conda:
-        "../../environment.yml"
     shell:
         "{params.python} -m train report --results results --out {output} > {log} 2>&1"
 
