@@ -64,3 +64,15 @@ def test_console_scripts_point_at_existing_entry_points():
     for name, target in _pyproject()["scripts"].items():
         module, function = target.split(":")
         assert callable(getattr(importlib.import_module(module), function)), name
+
+
+def test_every_command_line_reports_the_package_version():
+    import subprocess
+    import sys
+    from importlib.metadata import version
+
+    for module in ("simulation", "distill", "lra", "train"):
+        out = subprocess.run([sys.executable, "-m", module, "--version"], cwd=REPO,
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip().endswith(version("rmaat")), (module, out.stdout)
