@@ -25,6 +25,8 @@ rule simulate:
         info="results/simulation/{condition}/info.json",
     params:
         python=PYTHON,
+    benchmark:
+        "results/benchmarks/rules/simulate/{condition}.tsv"
     log:
         "logs/simulate/{condition}.log",
     threads: 1

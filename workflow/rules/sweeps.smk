@@ -60,6 +60,8 @@ rule sweep_simulate:
         python=PYTHON,
         # base + swept values; a change reruns only this point's jobs
         resolved=lambda wc: dump_resolved(SWEEP_PARAMS(wc.sweep, wc.point)),
+    benchmark:
+        "results/benchmarks/rules/sweep_simulate/{sweep}/{point}.tsv"
     log:
         "logs/sweep_simulate/{sweep}/{point}.log",
     threads: 1

@@ -42,6 +42,8 @@ rule train:
     params:
         python=PYTHON,
         out_dir=lambda w, output: os.path.dirname(output[0]),
+    benchmark:
+        "results/benchmarks/rules/train/{task}/{variant}/seed{seed}.tsv"
     log:
         "logs/train/{task}/{variant}/seed{seed}.log",
     threads: train_threads
