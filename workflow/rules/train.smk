@@ -117,8 +117,6 @@ rule claims_memory:
         args=lambda w: bench_memory_args(),
     log:
         "logs/claims_memory.log",
-    conda:
-        "../../environment.yml"
     shell:
         "{params.python} -m benchmarks.bench_memory {params.args} --out results/benchmarks/claims "
         "> {log} 2>&1 && mv results/benchmarks/claims/memory.csv {output}"
@@ -138,8 +136,6 @@ rule claims:
         memory=lambda w, input: f"--memory-csv {input.memory[0]}" if input.memory else "",
     log:
         "logs/claims.log",
-    conda:
-        "../../environment.yml"
     shell:
         "{params.python} -m train claims --metrics {input.metrics} --claims {input.claims} "
         "{params.memory} --out-dir results > {log} 2>&1"
