@@ -18,6 +18,7 @@ import argparse
 import sys
 import warnings
 from collections.abc import Sequence
+from importlib.metadata import version
 from pathlib import Path
 
 from .derived import BOOTSTRAP_N
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fit saturating macro models to the simulated LTP readout p^l and write "
         "memory retention factor schedules RF(t, T).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('rmaat')}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{fit,compare}")
 
     fit = sub.add_parser(

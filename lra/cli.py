@@ -17,6 +17,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from importlib.metadata import version
 from pathlib import Path
 
 from .tasks import TASKS, get_task, load_splits
@@ -118,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('rmaat')}")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     # --quiet is accepted after the subcommand too; SUPPRESS keeps the top-level value
     quiet = argparse.ArgumentParser(add_help=False)

@@ -16,6 +16,7 @@ import argparse
 import json
 import logging
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 from simulation.config import (
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     parser = argparse.ArgumentParser(prog="python -m simulation", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('rmaat')}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("conditions", help="list the conditions of a config")

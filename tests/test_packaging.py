@@ -16,10 +16,21 @@ def _normalise(requirement: str) -> str:
     return name.lower().replace("_", "-") + spec.replace(" ", "")
 
 
+# Extras that environment.yml does not install (optional comparisons, not the pipeline).
+NOT_IN_ENVIRONMENT = {"peers"}
+
+
+def _pyproject() -> dict:
+    return tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+
+
 def test_environment_yml_lists_the_pyproject_dependencies():
-    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    project = _pyproject()
     wanted = {_normalise(r) for r in project["dependencies"]}
-    wanted |= {_normalise(r) for r in project["optional-dependencies"]["test"]}
+    for extra, requirements in project["optional-dependencies"].items():
+        if extra not in NOT_IN_ENVIRONMENT:
+            # "rmaat[workflow]" inside an extra refers to another extra, not a package.
+            wanted |= {_normalise(r) for r in requirements if not r.startswith("rmaat[")}
     env = yaml.safe_load((REPO / "environment.yml").read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
     listed = {_normalise(r) for r in pip if not r.startswith("-e")}
@@ -38,3 +49,30 @@ def test_ci_runs_the_readme_test_command():
     test_command = next(line for block in commands for line in block.splitlines()
                         if "pytest" in line)
     assert test_command.strip() in ci
+
+
+def test_base_install_leaves_out_the_workflow_and_simulation_tools():
+    base = {_normalise(r).split("=")[0].split(">")[0].split("<")[0]
+            for r in _pyproject()["dependencies"]}
+    assert {"torch", "numpy", "scipy", "einops"} <= base
+    assert not base & {"snakemake", "brian2", "snakemake-executor-plugin-slurm", "pytest"}
+
+
+def test_console_scripts_point_at_existing_entry_points():
+    import importlib
+
+    for name, target in _pyproject()["scripts"].items():
+        module, function = target.split(":")
+        assert callable(getattr(importlib.import_module(module), function)), name
+
+
+def test_every_command_line_reports_the_package_version():
+    import subprocess
+    import sys
+    from importlib.metadata import version
+
+    for module in ("simulation", "distill", "lra", "train"):
+        out = subprocess.run([sys.executable, "-m", module, "--version"], cwd=REPO,
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip().endswith(version("rmaat")), (module, out.stdout)

@@ -21,10 +21,22 @@ def snakemake(workdir: Path, config: Path, *args: str) -> subprocess.CompletedPr
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
 
 
-def test_lint_is_clean():
+# The one lint we answer with a decision instead of a change: the rules deliberately carry no
+# conda directive (README, "What to install": one environment for every stage).
+ACCEPTED_LINT = "Specify a conda environment or container for each rule."
+
+
+def test_lint_is_clean_apart_from_the_documented_conda_decision():
     result = snakemake(REPO, REPO / "config" / "config.yaml", "--lint")
-    assert result.returncode == 0, result.stderr
-    assert "Congratulations" in result.stdout + result.stderr, result.stdout + result.stderr
+    out = result.stdout + result.stderr
+    findings = re.findall(r"^    \* (.+?):?$", out, flags=re.M)
+    assert all(f.rstrip(":") == ACCEPTED_LINT for f in findings), findings
+    assert "Congratulations" in out or findings, out
+
+
+def test_rules_carry_no_decorative_conda_directive():
+    rules = "".join(p.read_text() for p in (REPO / "workflow" / "rules").glob("*.smk"))
+    assert "conda:" not in rules
 
 
 def test_bad_config_stops_before_any_job(tmp_path):
@@ -141,3 +153,11 @@ def test_claims_scorecard_recomputes_from_metrics(finished_run):
     assert len(metrics["rmaat"]["test_predictions"]) == metrics["rmaat"]["n_test"]
     assert (workdir / "results" / "data" / "recall.json").exists()
     assert "claims at this scale" in (workdir / "results" / "report.html").read_text()
+
+
+def test_slurm_profile_asks_for_the_rules_threads_not_a_fixed_cpu_count():
+    profile = yaml.safe_load((REPO / "workflow" / "profiles" / "slurm" / "config.yaml").read_text())
+    fixed = [name for name, res in {"default": profile["default-resources"],
+                                     **profile["set-resources"]}.items()
+             if "cpus_per_task" in res]
+    assert not fixed, f"cpus_per_task fixed for {fixed}; the plugin should use threads"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from importlib.metadata import version
 
 from train.spec import RunSpec
 
@@ -19,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (2 for bad input, 1 for a diverged run)."""
     parser = argparse.ArgumentParser(prog="python -m train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('rmaat')}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="train and evaluate one run (resumes from last.pt)")
     p.add_argument("--spec", required=True, help="run spec JSON (see train/spec.py)")

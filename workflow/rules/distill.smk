@@ -16,8 +16,6 @@ rule distill:
         quantity=readout_quantity,
     log:
         "logs/distill/{condition}.log",
-    conda:
-        "../../environment.yml"
     shell:
         "{params.python} -m distill fit --readout {input.readout} --condition {wildcards.condition} "
         "--max-segments {params.max_segments} --out {output.retention} "
@@ -38,8 +36,6 @@ rule compare_conditions:
         segments=config["retention"]["compare_segments"],
     log:
         "logs/compare_conditions.log",
-    conda:
-        "../../environment.yml"
     shell:
         "{params.python} -m distill compare --retention {input.retention} --readout {input.readout} "
         "--T {params.segments} --out {output} > {log} 2>&1"

@@ -25,13 +25,13 @@ rule simulate:
         info="results/simulation/{condition}/info.json",
     params:
         python=PYTHON,
+    benchmark:
+        "results/benchmarks/rules/simulate/{condition}.tsv"
     log:
         "logs/simulate/{condition}.log",
     threads: 1
     resources:
         mem_mb=2000,
-    conda:
-        "../../environment.yml"
     shell:
         "{params.python} -m simulation run --params {input} "
         "--out-dir results/simulation/{wildcards.condition} > {log} 2>&1"
@@ -47,8 +47,6 @@ rule plot_traces:
         python=PYTHON,
     log:
         "logs/plot_traces/{condition}.log",
-    conda:
-        "../../environment.yml"
     shell:
         "{params.python} -m simulation plot --sim-dir results/simulation/{wildcards.condition} "
         "--out {output} > {log} 2>&1"

@@ -34,8 +34,6 @@ rule sweep_build:
     log:
         "logs/sweep_build/{sweep}.log",
     threads: 2
-    conda:
-        "../../environment.yml"
     shell:
         "printf '%s\\n' {params.resolved:q} > {output.params} "
         "&& {params.python} -m simulation build --params {output.params} "
@@ -62,13 +60,13 @@ rule sweep_simulate:
         python=PYTHON,
         # base + swept values; a change reruns only this point's jobs
         resolved=lambda wc: dump_resolved(SWEEP_PARAMS(wc.sweep, wc.point)),
+    benchmark:
+        "results/benchmarks/rules/sweep_simulate/{sweep}/{point}.tsv"
     log:
         "logs/sweep_simulate/{sweep}/{point}.log",
     threads: 1
     resources:
         mem_mb=2000,
-    conda:
-        "../../environment.yml"
     shell:
         "printf '%s\\n' {params.resolved:q} > {output.params}.tmp "
         "&& mv {output.params}.tmp {output.params} "
@@ -89,8 +87,6 @@ rule sweep_fit:
         max_segments=config["retention"]["max_segments"],
     log:
         "logs/sweep_fit/{sweep}/{point}.log",
-    conda:
-        "../../environment.yml"
     shell:
         "{params.python} {params.script} --readout {input.readout} --params {input.params} "
         "--max-segments {params.max_segments} --out {output} > {log} 2>&1"
@@ -115,8 +111,6 @@ rule sweep_aggregate:
         segments=lambda wc: " ".join(map(str, config["sweeps"][wc.sweep]["schedule_segments"])),
     log:
         "logs/sweep_aggregate/{sweep}.log",
-    conda:
-        "../../environment.yml"
     shell:
         "{params.python} {params.script} --sweep-dir results/sweeps/{wildcards.sweep} "
         "--segments {params.segments} > {log} 2>&1"
@@ -134,8 +128,6 @@ rule sweep_heatmap:
         segments=lambda wc: " ".join(map(str, config["sweeps"][wc.sweep]["schedule_segments"])),
     log:
         "logs/sweep_heatmap/{sweep}.log",
-    conda:
-        "../../environment.yml"
     shell:
         "{params.python} {params.script} --sweep-dir results/sweeps/{wildcards.sweep} "
         "--segments {params.segments} --heatmap-only > {log} 2>&1"

@@ -14,8 +14,6 @@ rule prepare_data:
     log:
         "logs/prepare_data/{task}.log",
     threads: 2
-    conda:
-        "../../environment.yml"
     shell:
         "({params.commands}) > {log} 2>&1 && "
         "{params.preprocess} > {output}.tmp 2>> {log} && mv {output}.tmp {output}"
@@ -44,6 +42,8 @@ rule train:
     params:
         python=PYTHON,
         out_dir=lambda w, output: os.path.dirname(output[0]),
+    benchmark:
+        "results/benchmarks/rules/train/{task}/{variant}/seed{seed}.tsv"
     log:
         "logs/train/{task}/{variant}/seed{seed}.log",
     threads: train_threads
@@ -52,8 +52,6 @@ rule train:
         mem_mb=lambda w: job_resources(config, w.task, w.variant)["mem_mb"],
         runtime=lambda w: job_resources(config, w.task, w.variant)["runtime_min"],
         gpu=lambda w: job_resources(config, w.task, w.variant)["gpus"],
-    conda:
-        "../../environment.yml"
     shell:
         "{params.python} -m train run --spec {input.spec} --out-dir {params.out_dir} "
         "--threads {resources.torch_threads} > {log} 2>&1"
@@ -72,8 +70,6 @@ rule aggregate:
         skipped=json.dumps(TASKS_SKIPPED),
     log:
         "logs/aggregate.log",
-    conda:
-        "../../environment.yml"
     shell:
         "{params.python} -m train aggregate --metrics {input} --out-dir results/tables "
         "--skipped {params.skipped:q} > {log} 2>&1"
@@ -94,8 +90,6 @@ rule report:
         python=PYTHON,
     log:
         "logs/report.log",
-    conda:
-        "../../environment.yml"
     shell:
         "{params.python} -m train report --results results --out {output} > {log} 2>&1"
 
@@ -123,8 +117,6 @@ rule claims_memory:
         args=lambda w: bench_memory_args(),
     log:
         "logs/claims_memory.log",
-    conda:
-        "../../environment.yml"
     shell:
         "{params.python} -m benchmarks.bench_memory {params.args} --out results/benchmarks/claims "
         "> {log} 2>&1 && mv results/benchmarks/claims/memory.csv {output}"
@@ -144,8 +136,6 @@ rule claims:
         memory=lambda w, input: f"--memory-csv {input.memory[0]}" if input.memory else "",
     log:
         "logs/claims.log",
-    conda:
-        "../../environment.yml"
     shell:
         "{params.python} -m train claims --metrics {input.metrics} --claims {input.claims} "
         "{params.memory} --out-dir results > {log} 2>&1"
