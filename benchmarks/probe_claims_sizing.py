@@ -23,6 +23,7 @@ import torch
 from scipy.stats import binomtest
 
 from lra.listops_generator import ListOpsSettings, generate_listops_release
+from lra.majority import MajoritySettings, generate_majority_release
 from lra.recall import RecallSettings, generate_recall_release
 from model.retention import write_retention_json
 from train.loop import train_run
@@ -34,6 +35,11 @@ VARIANTS = {
     "rmaat_no_rf": ("rmaat", {"rf_mode": "none"}),
     "rmaat_gated": ("rmaat", {"rf_mode": "gated"}),
     "rmaat_gated_bptt": ("rmaat", {"rf_mode": "gated", "driver": "bptt"}),
+    "rmaat_delta": ("rmaat", {"rf_mode": "delta"}),
+    "rmaat_flat": ("rmaat", {"rf_schedule": "flat"}),
+    "rmaat_learned": ("rmaat", {"rf_schedule": "learned"}),
+    "rmaat_post": ("rmaat", {"norm": "post"}),
+    "rmaat_post_no_rf": ("rmaat", {"norm": "post", "rf_mode": "none"}),
     "rlt": ("rlt", {}),
     "transformer": ("transformer", {}),
 }
@@ -42,7 +48,7 @@ VARIANTS = {
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--task", choices=("recall", "listops_long"), required=True)
+    p.add_argument("--task", choices=("recall", "majority", "listops_long"), required=True)
     p.add_argument("--variants", nargs="+", default=["rmt", "rmaat"], choices=list(VARIANTS))
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--n-train", type=int, default=2000)
@@ -52,6 +58,8 @@ def main() -> None:
     p.add_argument("--keys", type=int, default=8)
     p.add_argument("--values", type=int, default=4)
     p.add_argument("--filler", type=int, default=8)
+    p.add_argument("--votes", type=int, default=9, help="majority: vote tokens")
+    p.add_argument("--classes", type=int, default=2, help="majority: vote classes")
     p.add_argument("--min-len", type=int, default=256, help="listops_long")
     p.add_argument("--max-len", type=int, default=512, help="listops_long")
     p.add_argument("--max-depth", type=int, default=4)
@@ -65,7 +73,8 @@ def main() -> None:
     p.add_argument("--mem", type=int, default=4)
     p.add_argument("--segment", type=int, default=64)
     p.add_argument("--readout", default="memory")
-    p.add_argument("--astro-m", type=float, default=1.0, help="rmaat write scale m")
+    p.add_argument("--astro-m", default="1", help="rmaat write scale m ('auto': the "
+                   "length-aware default m = n^(1 - alpha))")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args()
     torch.set_num_threads(1)
@@ -76,6 +85,12 @@ def main() -> None:
             n_train=args.n_train, n_val=args.n_eval, n_test=args.n_eval, length=args.length,
             n_pairs=args.pairs, n_keys=args.keys, n_values=args.values, n_filler=args.filler,
             seed=0))
+        seq_len = args.length
+    elif args.task == "majority":
+        root = scratch / "majority"
+        generate_majority_release(root, MajoritySettings(
+            n_train=args.n_train, n_val=args.n_eval, n_test=args.n_eval, length=args.length,
+            n_votes=args.votes, n_classes=args.classes, n_filler=args.filler, seed=0))
         seq_len = args.length
     else:
         root = scratch / "listops"
@@ -90,8 +105,10 @@ def main() -> None:
         preset, extra = VARIANTS[name]
         for seed in args.seeds:
             model = {"d_model": args.d_model, "n_layers": args.layers, "n_heads": args.heads,
-                     "num_mem_tokens": args.mem, "dropout": 0.0, "astro_m": args.astro_m,
+                     "num_mem_tokens": args.mem, "dropout": 0.0,
                      "segment_len": args.segment, **extra}
+            if args.astro_m != "auto":
+                model["astro_m"] = float(args.astro_m)
             if preset != "transformer":
                 model["readout"] = args.readout
                 if extra.get("rf_mode", "scalar") != "none" and preset == "rmaat":

@@ -6,6 +6,7 @@
       --n 200000 --workers 2 --seed 0
   python -m lra generate recall --out DATA/recall --train 4000 --val 500 --test 500 \
       --length 1024 --pairs 4 --keys 16 --values 4 --seed 0
+  python -m lra generate majority --out DATA/majority --length 1024 --votes 9 --classes 2
   python -m lra preprocess listops --root DATA --cache DATA/cache
   python -m lra inspect pathfinder --root DATA --out results/lra/pathfinder [--cache DIR]
 """
@@ -47,6 +48,22 @@ def _generate_listops(args: argparse.Namespace) -> dict:
         "examples": total,
         "seconds": round(seconds, 2),
         "examples_per_s": round(total / seconds, 1),
+    }
+
+
+def _generate_majority(args: argparse.Namespace) -> dict:
+    from .majority import MajoritySettings, generate_majority_release
+
+    settings = MajoritySettings(
+        n_train=args.train, n_val=args.val, n_test=args.test, length=args.length,
+        n_votes=args.votes, n_classes=args.classes, n_filler=args.filler, seed=args.seed,
+    )
+    start = time.perf_counter()
+    paths = generate_majority_release(args.out, settings)
+    return {
+        "files": {k: str(v) for k, v in paths.items()},
+        "examples": args.train + args.val + args.test,
+        "seconds": round(time.perf_counter() - start, 2),
     }
 
 
@@ -158,6 +175,20 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("--filler", type=int, default=8, help="filler alphabet size (<= 16)")
     rc.add_argument("--seed", type=int, default=0, help="random seed")
     rc.set_defaults(run=_generate_recall)
+
+    mj = kinds.add_parser(
+        "majority", help="majority-vote TSVs (generated task, not LRA)", parents=[quiet]
+    )
+    mj.add_argument("--out", type=Path, required=True, help="folder for majority_*.tsv")
+    mj.add_argument("--train", type=int, default=4_000, help="train examples")
+    mj.add_argument("--val", type=int, default=500, help="val examples")
+    mj.add_argument("--test", type=int, default=500, help="test examples")
+    mj.add_argument("--length", type=int, default=1_024, help="tokens per example")
+    mj.add_argument("--votes", type=int, default=9, help="vote tokens per example")
+    mj.add_argument("--classes", type=int, default=2, help="vote classes (<= 10)")
+    mj.add_argument("--filler", type=int, default=8, help="filler alphabet size (<= 16)")
+    mj.add_argument("--seed", type=int, default=0, help="random seed")
+    mj.set_defaults(run=_generate_majority)
 
     pf = kinds.add_parser(
         "pathfinder", help="Pathfinder / Path-X images in the release layout", parents=[quiet]

@@ -29,6 +29,11 @@ SOURCES: dict[str, tuple[str, str]] = {
         "'Source\\tTarget'; a generated task, not part of LRA)",
         "the generator: python -m lra generate recall --out ROOT",
     ),
+    "majority": (
+        "majority_train.tsv, majority_val.tsv, majority_test.tsv (tab-separated, header "
+        "'Source\\tTarget'; a generated task, not part of LRA)",
+        "the generator: python -m lra generate majority --out ROOT",
+    ),
     "listops_long": (
         "listops-1000/basic_train.tsv, basic_val.tsv, basic_test.tsv (ListOps layout)",
         "the generator: python -m lra generate listops --out ROOT/listops-1000 "

@@ -6,9 +6,10 @@
 
 Tasks: listops, text, retrieval, image, pathfinder (32 px), pathx (128 px), and tasks that
 are NOT part of LRA (`TaskSpec.lra` is False; report them as such): two real offline ones,
-fashion_mnist (Image pipeline) and spam_assassin (Text pipeline), and two generated
-long-range tasks for CPU-sized memory studies: recall (associative recall, lra/recall.py)
-and listops_long (official ListOps generator at up to 1,024 tokens, ListOps files).
+fashion_mnist (Image pipeline) and spam_assassin (Text pipeline), and three generated
+long-range tasks for CPU-sized memory studies: recall (associative recall, lra/recall.py),
+majority (a majority vote over votes spread across the sequence, lra/majority.py) and
+listops_long (official ListOps generator at up to 1,024 tokens, ListOps files).
 """
 
 from __future__ import annotations
@@ -18,7 +19,17 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cifar, fashion_mnist, listops, pathfinder, recall, retrieval, spam_assassin, text
+from . import (
+    cifar,
+    fashion_mnist,
+    listops,
+    majority,
+    pathfinder,
+    recall,
+    retrieval,
+    spam_assassin,
+    text,
+)
 from .cache import load_or_build
 from .dataset import LRADataset
 from .errors import DataFormatError
@@ -64,6 +75,8 @@ TASKS: dict[str, TaskSpec] = {
     "fashion_mnist": TaskSpec("fashion_mnist", "Fashion-MNIST", 784, 784, 10, 256, lra=False),
     "recall": TaskSpec("recall", "Associative recall", 1024, recall.MAX_TOKENS,
                        recall.NUM_CLASSES, recall.VOCAB_SIZE, lra=False),
+    "majority": TaskSpec("majority", "Majority vote", 1024, majority.MAX_TOKENS,
+                         majority.NUM_CLASSES, majority.VOCAB_SIZE, lra=False),
     "listops_long": TaskSpec("listops_long", "Long ListOps (256-1,024 tokens)", 1024, 1024, 10,
                              18, lra=False),
     "spam_assassin": TaskSpec(
@@ -93,6 +106,8 @@ def _settings(task: str, level: str) -> dict:
         settings.update(vocab="s4-close-bracket", append_eos=False)
     if task == "recall":
         settings.update(vocab=f"recall-{recall.VOCAB_SIZE}")
+    if task == "majority":
+        settings.update(vocab=f"majority-{majority.VOCAB_SIZE}")
     if task in ("text", "retrieval", "spam_assassin"):
         settings.update(encoding="utf8-bytes+1")
     if task == "spam_assassin":
@@ -111,6 +126,8 @@ def source_files(task: str, root: Path | str, level: str = "hard") -> list[Path]
         return listops.source_files(root)
     if task == "recall":
         return recall.source_files(root)
+    if task == "majority":
+        return majority.source_files(root)
     if task == "text":
         return text.source_files(root)
     if task == "retrieval":
@@ -155,6 +172,8 @@ def _read_splits(task: str, root: Path | str, level: str, progress: bool,
                                     strict_tokens=strict_tokens)
     if task == "recall":
         return recall.read_recall(root, progress=progress)
+    if task == "majority":
+        return majority.read_majority(root, progress=progress)
     if task == "text":
         return text.read_text(root, progress=progress)
     if task == "retrieval":

@@ -62,7 +62,8 @@ class SegmentClassifier(nn.Module):
         self.head = head(self.feature_dim, d, config.num_classes, config.dropout)
         # Unit-variance token embeddings, the same scale as the sinusoidal positions (RMS
         # 0.71 per channel). With GPT-2's std 0.02 the positions drown the tokens by ~35x
-        # and pixel tasks stayed at chance for hundreds of steps (README, default experiment).
+        # and pixel tasks stayed at chance for hundreds of steps (README, "The default
+        # experiment").
         nn.init.normal_(self.embed.weight, std=1.0)
 
     # --- pieces used by the drivers -------------------------------------------------------

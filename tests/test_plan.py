@@ -27,30 +27,43 @@ def config() -> dict:
 
 def test_default_experiment_runs_every_variant_on_every_task(config):
     tasks, skipped = available_tasks(config)
-    assert {"listops", "pathfinder"} <= set(tasks)
+    assert set(tasks) == {"recall", "majority"} and not skipped
     runs = run_names(config)
     variants = {v for _, v, _ in runs}
     assert {"transformer", "rmt", "rlt", "rmaat", "rmaat_no_rf", "rmaat_gated"} <= variants
-    assert ("listops", "rmaat_bptt", 0) in runs and ("pathfinder", "rmaat_bptt", 0) not in runs
+    assert ("majority", "rmaat_bptt", 0) in runs and ("recall", "rmaat_bptt", 0) not in runs
+    # the claims study: >= 3 seeds per cell, every claim's variants run
+    assert len(config["experiment"]["seeds"]) >= 3
+    for claim in config["experiment"]["claims"]:
+        for variant in claim.get("variants", []):
+            assert variant in variants, (claim["id"], variant)
 
 
 def test_settings_merge_experiment_then_task_then_variant(config):
-    spec = run_spec(config, "listops", "rmaat_no_rf", 0)
+    cfg = copy.deepcopy(config)
+    cfg["experiment"]["tasks"]["majority"]["training"] = {"epochs": 7, "lr": 0.002}
+    cfg["experiment"]["variants"]["rmaat_no_rf"]["training"] = {"lr": 0.001}
+    spec = run_spec(cfg, "majority", "rmaat_no_rf", 0)
     assert spec.preset == "rmaat" and spec.variant == "rmaat_no_rf"
     assert spec.model["rf_mode"] == "none" and "retention" not in spec.model
-    assert spec.model["segment_len"] == 32 and spec.epochs == 10 and spec.lr == 0.003
-    rmaat = run_spec(config, "pathfinder", "rmaat", 0)
+    assert spec.model["segment_len"] == 16 and spec.epochs == 7 and spec.lr == 0.001
+    assert run_spec(cfg, "majority", "rmaat", 0).lr == 0.002
+    assert run_spec(cfg, "majority", "rmaat_seg8", 0).model["segment_len"] == 8
+    rmaat = run_spec(config, "recall", "rmaat", 0)
     assert rmaat.model["retention"] == "results/retention/baseline.json"
-    assert rmaat.epochs == 2 and rmaat.model["segment_len"] == 128
+    assert run_spec(config, "majority", "rmaat_slow_ltp", 0).model["retention"] == (
+        "results/retention/slow_ltp.json")
+    assert rmaat.epochs == 5 and rmaat.model["segment_len"] == 16
     assert "threads" not in rmaat.to_dict()
-    assert rmaat.model["readout"] == "both"
-    assert "readout" not in run_spec(config, "pathfinder", "transformer", 0).model
-    assert rmaat.config_hash() != run_spec(config, "pathfinder", "rmaat", 1).config_hash()
+    assert rmaat.model["readout"] == "memory"
+    assert "readout" not in run_spec(config, "recall", "transformer", 0).model
+    assert rmaat.config_hash() != run_spec(config, "recall", "rmaat", 1).config_hash()
 
 
 def test_optional_missing_task_is_skipped_and_required_one_fails(config, tmp_path):
     cfg = copy.deepcopy(config)
-    cfg["experiment"]["tasks"]["fashion_mnist"]["root"] = str(tmp_path / "none")
+    cfg["experiment"]["tasks"]["fashion_mnist"] = {"source": "files", "optional": True,
+                                                   "root": str(tmp_path / "none")}
     tasks, skipped = available_tasks(cfg)
     assert "fashion_mnist" not in tasks and "not found" in skipped["fashion_mnist"]
     cfg["experiment"]["tasks"]["fashion_mnist"]["optional"] = False
@@ -62,17 +75,21 @@ def test_only_synthetic_tasks_can_be_generated(config):
     cfg = copy.deepcopy(config)
     cfg["experiment"]["tasks"]["text"] = {"source": "generate", "root": "data/x"}
     with pytest.raises(ExperimentError,
-                       match="only listops, pathfinder, listops_long, recall can be generated"):
+                       match="only listops, pathfinder, listops_long, recall, majority can be "
+                             "generated"):
         available_tasks(cfg)
 
 
 def test_prepare_commands_generate_then_preprocess(config):
-    cmds = prepare_commands(config, "listops", "python", 3)
-    assert "generate listops" in cmds[0] and "--max-len 128" in cmds[0] and "--seed 3" in cmds[0]
-    assert cmds[-1].startswith("python -m lra preprocess listops")
+    cmds = prepare_commands(config, "majority", "python", 3)
+    assert "generate majority" in cmds[0] and "--votes 9" in cmds[0] and "--seed 3" in cmds[0]
+    assert cmds[-1].startswith("python -m lra preprocess majority")
     # The token cache lives in the project, never under a (possibly read-only) data root.
-    assert "--cache data/cache/listops" in cmds[-1]
-    fmnist = run_spec(config, "fashion_mnist", "rmt", 0)
+    assert "--cache data/cache/majority" in cmds[-1]
+    cfg = copy.deepcopy(config)
+    cfg["experiment"]["tasks"]["fashion_mnist"] = {"source": "files", "root": "/data/fm",
+                                                   "optional": True}
+    fmnist = run_spec(cfg, "fashion_mnist", "rmt", 0)
     assert fmnist.cache_dir == "data/cache/fashion_mnist"
     assert not fmnist.cache_dir.startswith(fmnist.data_root)
 
@@ -97,15 +114,15 @@ def test_only_runs_that_read_a_retention_file_depend_on_one(config):
     from model.config import needs_retention
     from model.presets import resolved_settings
 
-    for variant in ("transformer", "rmt", "rlt", "rmaat_no_rf"):
-        spec = run_spec(config, "listops", variant, 0)
+    for variant in ("transformer", "rmt", "rlt", "rmaat_no_rf", "rmaat_flat"):
+        spec = run_spec(config, "majority", variant, 0)
         assert "retention" not in spec.model, variant
         assert not needs_retention(resolved_settings(spec.preset, spec.model))
     for variant in ("rmaat", "rmaat_gated"):
-        assert run_spec(config, "listops", variant, 0).model["retention"].endswith("baseline.json")
+        assert run_spec(config, "majority", variant, 0).model["retention"].endswith("baseline.json")
     cfg = copy.deepcopy(config)
     cfg["experiment"]["variants"]["rmt_rf"] = {"preset": "rmt", "model": {"rf_mode": "scalar"}}
-    assert "retention" in run_spec(cfg, "listops", "rmt_rf", 0).model
+    assert "retention" in run_spec(cfg, "majority", "rmt_rf", 0).model
 
 
 def _raw() -> dict:
@@ -126,8 +143,8 @@ def _raw() -> dict:
      "simulation.network.n_pre", "coupling connections"),
     (lambda c: c["simulation"].update(cache_dir="/tmp/brian"), "simulation.cache_dir",
      "outside the project"),
-    (lambda c: c["experiment"]["tasks"]["listops"].update(root="../../x"),
-     "experiment.tasks.listops.root", "outside the project"),
+    (lambda c: c["experiment"]["tasks"]["recall"].update(root="../../x"),
+     "experiment.tasks.recall.root", "outside the project"),
 ])
 def test_impossible_configs_stop_at_validation_naming_the_key(edit, key, message):
     raw = _raw()
@@ -138,19 +155,29 @@ def test_impossible_configs_stop_at_validation_naming_the_key(edit, key, message
 
 def test_a_files_root_may_lie_outside_the_project(tmp_path):
     raw = _raw()
-    raw["experiment"]["tasks"]["fashion_mnist"]["root"] = str(tmp_path / "elsewhere")
+    raw["experiment"]["tasks"]["fashion_mnist"] = {"source": "files",
+                                                   "root": str(tmp_path / "elsewhere")}
     validate_config(raw)
 
 
+def _add_listops(exp: dict, **generate) -> None:
+    """Add a generated ListOps task to an experiment, with these generator settings."""
+    exp["tasks"]["listops"] = {"source": "generate", "root": "data/generated/listops",
+                               "seq_len": 128, "segment_len": 32,
+                               "generate": {"train": 10, "val": 5, "test": 5, "min_len": 20,
+                                            "max_len": 128, "max_depth": 4, "max_args": 5,
+                                            **generate}}
+
+
 @pytest.mark.parametrize("edit, message", [
-    (lambda e: e["variants"]["rmaat_bptt"].update(tasks=["listopps"]),
-     r"'experiment.variants.rmaat_bptt.tasks': \['listopps'\] are not tasks"),
-    (lambda e: e["tasks"]["listops"]["generate"].update(max_depth=1),
+    (lambda e: e["variants"]["rmaat_bptt"].update(tasks=["majorityy"]),
+     r"'experiment.variants.rmaat_bptt.tasks': \['majorityy'\] are not tasks"),
+    (lambda e: _add_listops(e, max_depth=1),
      r"'experiment.tasks.listops.generate': ListOps settings cannot be satisfied"),
-    (lambda e: e["tasks"]["listops"]["generate"].update(min_len=120, max_depth=2),
+    (lambda e: _add_listops(e, min_len=120, max_depth=2),
      r"'experiment.tasks.listops.generate':.*reachable lengths"),
-    (lambda e: e["model"].update(d_model=66),
-     r"'experiment.model'.*run listops/transformer.*divisible by n_heads"),
+    (lambda e: e["model"].update(d_model=33),
+     r"'experiment.model'.*run recall/transformer.*divisible by n_heads"),
     (lambda e: e["variants"]["rmaat_gated"].update(model={"n_heads": 5}),
      r"'experiment.variants.rmaat_gated.model'.*divisible by n_heads"),
     (lambda e: e.update(retention_condition="baselin"),
@@ -185,10 +212,11 @@ def test_default_compare_segments_follows_a_smaller_max_segments():
 
 
 def test_task_t_is_filled_and_the_resolved_model_decides_the_retention_file(config):
-    rmaat = run_spec(config, "listops", "rmaat", 0)
-    assert rmaat.model["rf_segments"] == 4  # ceil(128 / 32)
-    assert run_spec(config, "pathfinder", "rmt", 0).model["rf_segments"] == 8  # 1024 / 128
-    assert "rf_segments" not in run_spec(config, "listops", "transformer", 0).model
+    rmaat = run_spec(config, "majority", "rmaat", 0)
+    assert rmaat.model["rf_segments"] == 8  # 128 / 16
+    assert run_spec(config, "majority", "rmaat_seg32", 0).model["rf_segments"] == 4
+    assert run_spec(config, "recall", "rmt", 0).model["rf_segments"] == 8
+    assert "rf_segments" not in run_spec(config, "recall", "transformer", 0).model
     cfg = copy.deepcopy(config)
     cfg["experiment"]["variants"] = {
         "flat": {"preset": "rmaat", "model": {"rf_schedule": "flat"}},
@@ -197,11 +225,11 @@ def test_task_t_is_filled_and_the_resolved_model_decides_the_retention_file(conf
         "bad": {"preset": "rmaat", "model": {"rf_mode": "streaming", "rf_schedule": "learned"}},
     }
     cfg = validate_config(cfg)
-    assert "retention" not in run_spec(cfg, "listops", "flat", 0).model
-    assert "retention" in run_spec(cfg, "listops", "stream", 0).model
-    assert "retention" in run_spec(cfg, "listops", "rmt_rf", 0).model  # rmt with bio RF
+    assert "retention" not in run_spec(cfg, "majority", "flat", 0).model
+    assert "retention" in run_spec(cfg, "majority", "stream", 0).model
+    assert "retention" in run_spec(cfg, "majority", "rmt_rf", 0).model  # rmt with bio RF
     with pytest.raises(ExperimentError,
-                       match=r"'experiment.variants.bad.model' \(run listops/bad\): "
+                       match=r"'experiment.variants.bad.model' \(run recall/bad\): "
                              "rf_mode='streaming'"):
         check_experiment(cfg)
 
@@ -272,6 +300,8 @@ def test_long_range_tasks_generate_then_preprocess(config):
 @pytest.mark.parametrize("task, gen, message", [
     ("recall", {"pairs": 5, "keys": 4}, "every pair needs its own key"),
     ("recall", {"length": 8, "pairs": 4, "keys": 4}, "cannot hold 4 pairs"),
+    ("majority", {"votes": 8, "classes": 2}, "generate: majority: 8 votes over 2 classes"),
+    ("majority", {"length": 4, "votes": 5}, "cannot hold 5 votes"),
     ("listops_long", {"max_len": 2000}, "exceeds the task's 1,024 tokens"),
     ("listops_long", {"max_depth": 3, "max_args": 5, "min_len": 256}, "at most 37 tokens"),
 ])
@@ -287,12 +317,12 @@ def test_variant_reads_its_own_retention_condition(config):
     cfg["experiment"]["variants"]["rmaat_slow"] = {"preset": "rmaat",
                                                    "retention_condition": "slow_ltp"}
     cfg = validate_config(cfg)
-    assert run_spec(cfg, "listops", "rmaat_slow", 0).model["retention"] == \
+    assert run_spec(cfg, "majority", "rmaat_slow", 0).model["retention"] == \
         "results/retention/slow_ltp.json"
-    assert run_spec(cfg, "listops", "rmaat", 0).model["retention"] == \
+    assert run_spec(cfg, "majority", "rmaat", 0).model["retention"] == \
         "results/retention/baseline.json"
     cfg["experiment"]["variants"]["rmaat_slow"]["retention_condition"] = "nope"
     with pytest.raises(ExperimentError,
                        match="'experiment.variants.rmaat_slow.retention_condition': 'nope' "
                              "is not a condition"):
-        run_spec(cfg, "listops", "rmaat_slow", 0)
+        run_spec(cfg, "majority", "rmaat_slow", 0)

@@ -115,10 +115,10 @@ def test_missing_task_data_stops_the_dag_with_instructions(tmp_path):
 
 
 def test_only_runs_that_read_a_retention_file_depend_on_it(tmp_path):
-    targets = [f"results/runs/listops/{v}/seed0/metrics.json" for v in ("rmt", "rlt", "rmaat")]
+    targets = [f"results/runs/majority/{v}/seed0/metrics.json" for v in ("rmt", "rlt", "rmaat")]
     result = snakemake(tmp_path, REPO / "config" / "config.yaml", "--dry-run", *targets)
     assert result.returncode == 0, result.stderr[-3000:]
-    inputs = dict(re.findall(r"input: (results/runs/listops/(\w+)/seed0/spec\.json[^\n]*)",
+    inputs = dict(re.findall(r"input: (results/runs/majority/(\w+)/seed0/spec\.json[^\n]*)",
                              result.stdout)[i][::-1] for i in range(3))
     assert "retention" not in inputs["rmt"] and "retention" not in inputs["rlt"]
     assert "results/retention/baseline.json" in inputs["rmaat"]

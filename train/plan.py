@@ -19,8 +19,9 @@ from train.spec import RunSpec, with_task_segments
 
 RECURRENT = ("rmt", "rlt", "rmaat")
 PARAM_KEYS = ("threads", "gpus", "runtime_min", "mem_mb")  # scheduling, not RunSpec fields
-GENERATED_TASKS = ("listops", "pathfinder", "listops_long", "recall")
+GENERATED_TASKS = ("listops", "pathfinder", "listops_long", "recall", "majority")
 LISTOPS_KEYS = ("train", "val", "test", "min_len", "max_len", "max_depth", "max_args")
+MAJORITY_KEYS = ("train", "val", "test", "length", "votes", "classes", "filler")
 RECALL_KEYS = {"train": "train", "val": "val", "test": "test", "length": "length",
                "pairs": "pairs", "keys": "keys", "values": "values", "filler": "filler"}
 
@@ -185,6 +186,18 @@ def check_recall_settings(task: str, gen: dict[str, Any]) -> None:
         raise ExperimentError(f"experiment.tasks.{task}.generate: {err}") from None
 
 
+def check_majority_settings(task: str, gen: dict[str, Any]) -> None:
+    """Fail before any job when the majority generator cannot satisfy ``generate``."""
+    from lra.majority import MajoritySettings
+
+    names = {"train": "n_train", "val": "n_val", "test": "n_test", "length": "length",
+             "votes": "n_votes", "classes": "n_classes", "filler": "n_filler"}
+    try:
+        MajoritySettings(**{names[k]: v for k, v in gen.items() if k in names})
+    except ValueError as err:
+        raise ExperimentError(f"experiment.tasks.{task}.generate: {err}") from None
+
+
 def check_long_listops(gen: dict[str, Any]) -> None:
     """Fail before any job when long-ListOps lengths exceed the task's 1,024 tokens or no
     tree of the allowed depth and arity reaches min_len (the generator would loop forever)."""
@@ -246,6 +259,10 @@ def _default_note(task: str, cfg: dict[str, Any]) -> str:
             return (f"generated associative recall, {gen.get('train')} train examples of "
                     f"{gen.get('length')} tokens, {gen.get('pairs')} key-value pairs spread "
                     f"over the sequence (not LRA)")
+        if task == "majority":
+            return (f"generated majority vote, {gen.get('train')} train examples of "
+                    f"{gen.get('length')} tokens, {gen.get('votes')} votes spread over the "
+                    f"sequence (not LRA)")
         if task in ("listops", "listops_long"):
             return (f"generated ListOps (official algorithm), {gen.get('train')} train examples, "
                     f"lengths {gen.get('min_len')}-{gen.get('max_len')} (LRA: 96k, 500-2000)")
@@ -268,6 +285,11 @@ def prepare_commands(config: dict[str, Any], task: str, python: str, seed: int) 
             check_recall_settings(task, gen)
             opts = " ".join(f"--{RECALL_KEYS[k]} {v}" for k, v in gen.items() if k in RECALL_KEYS)
             cmds.append(f"{python} -m lra generate recall --quiet --out {q(root)} {opts} "
+                        f"--seed {seed}")
+        elif task == "majority":
+            check_majority_settings(task, gen)
+            opts = " ".join(f"--{k} {v}" for k, v in gen.items() if k in MAJORITY_KEYS)
+            cmds.append(f"{python} -m lra generate majority --quiet --out {q(root)} {opts} "
                         f"--seed {seed}")
         elif task in ("listops", "listops_long"):
             if task == "listops_long":
