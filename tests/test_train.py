@@ -17,7 +17,7 @@ from model.retention import write_retention_json
 from train.aggregate import write_tables
 from train.checkpoint import CheckpointError, load_checkpoint
 from train.loop import TrainingDiverged, divergence_message, lr_factor, train_run
-from train.report import write_report
+from train.report import ReportInputs, write_report
 from train.spec import RunSpec
 
 REPO = Path(__file__).resolve().parents[1]
@@ -220,9 +220,13 @@ def test_tables_and_report(listops_root, tmp_path):
     assert acc.set_index("variant").loc["rmaat", "test_acc_mean"] == pytest.approx(mean)
     md = files["accuracy_md"].read_text()
     assert "majority class" in md and "image: skipped, no data" in md
-    report = write_report(tmp_path / "results", tmp_path / "report.html").read_text()
+    inputs = ReportInputs(accuracy=files["accuracy"], runs=files["runs"], metrics=paths,
+                          skipped={"image": "no data"})
+    report = write_report(inputs, tmp_path / "report.html").read_text()
     assert "ListOps" in report and "official LRA, full scale, GPU" in report
     assert "data:image/png;base64," in report  # training curves embedded
+    assert "image: skipped, no data" in report
+    assert "(n=2)" in report and "(1 seed)" not in report  # two seeds: mean ± std
 
 
 def test_spec_errors(tmp_path):
@@ -255,8 +259,11 @@ def test_accuracy_table_marks_cells_that_are_not_above_the_majority_class(tmp_pa
     # configuration order (as the runs were given), not alphabetical
     assert md.splitlines()[0] == "| task | majority class | rmaat | rmt |"
     assert list(rows)[1:] == ["pathfinder", "listops"]
-    assert "52.0 ± 0.0 (chance)" in rows["pathfinder"] and "60.0 ± 0.0 |" in rows["pathfinder"]
-    assert "15.0 ± 0.0 (chance)" in rows["listops"] and "30.0 ± 0.0 |" in rows["listops"]
+    # one seed each: the single value, marked as such (no "± 0.0")
+    assert "52.0 (1 seed) (chance)" in rows["pathfinder"]
+    assert "60.0 (1 seed) |" in rows["pathfinder"]
+    assert "15.0 (1 seed) (chance)" in rows["listops"] and "30.0 (1 seed) |" in rows["listops"]
+    assert "± 0.0" not in md
     import pandas as pd
 
     p = pd.read_csv(files["accuracy"]).set_index(["task", "variant"])["p_above_chance"]

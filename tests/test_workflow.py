@@ -107,11 +107,21 @@ def test_slurm_profile_dry_run(tmp_path):
     assert "rule train:" in out and "rule simulate:" in out
 
 
-def test_missing_task_data_stops_the_dag_with_instructions(tmp_path):
-    result = snakemake(tmp_path, REPO / "config" / "paper.yaml", "--dry-run")
-    out = result.stdout + result.stderr
-    assert result.returncode != 0
+def test_missing_task_data_dry_run_lists_it_and_a_run_stops_before_any_job(tmp_path):
+    """Without the data a dry run (also through the Slurm profile) shows the paper-scale plan
+    and names what is missing; a real run stops with the instructions before any job."""
+    for profile in ([], ["--profile", str(REPO / "workflow" / "profiles" / "slurm")]):
+        dry = snakemake(tmp_path, REPO / "config" / "paper.yaml", "--dry-run", *profile)
+        out = dry.stdout + dry.stderr
+        assert dry.returncode == 0, out[-3000:]
+        assert "warning: data missing" in out and "Expected layout" in out
+        assert re.search(r"^train\s+\d{2,}$", out, flags=re.M), out[-3000:]  # the whole plan
+    run = snakemake(tmp_path, REPO / "config" / "paper.yaml", "--cores", "1")
+    out = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "error: data missing, nothing was run" in out
     assert "Expected layout" in out and "long-range-arena" in out and "generate" in out
+    assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists()
 
 
 def test_only_runs_that_read_a_retention_file_depend_on_it(tmp_path):
