@@ -366,7 +366,12 @@ def curves_section(inputs: ReportInputs) -> str:
         ax.set_title(task)
         ax.set_xlabel("epoch")
         ax.set_ylabel("validation accuracy (%)")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        shown = sorted({e["epoch"] for m in runs for e in m["epochs"]})
+        if len(shown) <= 12:  # a tick on each epoch run, whole numbers only
+            ax.set_xticks(shown)
+            ax.set_xlim(shown[0] - 0.5, shown[-1] + 0.5)
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2,
                   frameon=False)
