@@ -24,7 +24,7 @@ CONDITIONS = condition_names(config)
 # run with --directory elsewhere, or from a second checkout, runs the code beside its rules.
 PYTHON = (
     f"PYTHONPATH={shlex.quote(workflow.basedir)}${{PYTHONPATH:+:$PYTHONPATH}} "
-    + shlex.quote(sys.executable)
+    f"{shlex.quote(sys.executable)}"
 )
 
 

@@ -156,7 +156,7 @@ def _read_retention(path: Path) -> dict:
 
 def ltp_section(inputs: ReportInputs) -> str:
     """LTP fits: one row per condition (model, parameters, τ_LTP, warnings) and its plots."""
-    parts = ["<h2>1. LTP simulation and macro-model fits</h2>"]
+    parts = ["<h2>LTP simulation and macro-model fits</h2>"]
     if not inputs.retention:
         return "\n".join(parts + ["<p>No conditions in this configuration.</p>"])
     conditions_png = inputs.plot("plots", "conditions")
@@ -207,7 +207,7 @@ def schedule_section(inputs: ReportInputs) -> str:
     pngs = [p for p in inputs.plots if p.name == "schedules.png"]
     if not pngs:
         return ""
-    parts = ["<h2>2. Memory retention schedules RF(t, T)</h2>",
+    parts = ["<h2>Memory retention schedules RF(t, T)</h2>",
              '<p class="note">RF(t, T) = share of LTP growth during STP cycle t of T; it scales '
              "the memory handed from segment t to t+1. Not learned.</p>"]
     for path in pngs:
@@ -224,7 +224,7 @@ def sweeps_section(inputs: ReportInputs) -> str:
     """Each sweep: its points (swept values, fit, RF(1, T), warnings) and its plots."""
     if not inputs.sweep_tables:
         return ""
-    parts = ["<h2>3. Parameter sweeps</h2>",
+    parts = ["<h2>Parameter sweeps</h2>",
              "<p class='note'>One row per point: the swept values, the selected macro model and "
              "its fit, RF(1, T) for the sweep's numbers of segments, and why a point was not "
              "fitted (status other than ok).</p>"]
@@ -252,7 +252,7 @@ def sweeps_section(inputs: ReportInputs) -> str:
 
 def accuracy_section(inputs: ReportInputs) -> str:
     """Test accuracy per task and variant (single-seed cells marked), and the paper's."""
-    parts = ["<h2>4. Accuracy</h2>"]
+    parts = ["<h2>Accuracy</h2>"]
     if inputs.accuracy is None or inputs.runs is None:
         return "\n".join(parts + ["<p>No training runs in this configuration.</p>"])
     runs = pd.read_csv(inputs.runs)
@@ -288,7 +288,7 @@ def claims_section(inputs: ReportInputs) -> str:
     cols = ["claim", "paper", "ours", "n", "effect", "ci_low", "ci_high", "p_value",
             "verdict", "test", "note"]
     return "\n".join([
-        "<h2>5. The paper's claims at this scale</h2>",
+        "<h2>The paper's claims at this scale</h2>",
         "<p class='note'>One row per claim (results/claims.md). Accuracy effects are "
         "differences of test accuracy (first variant minus second, as fractions); speed and "
         "memory are ratios. Reproduced only with the paper's sign and significance "
@@ -317,7 +317,7 @@ def rule_benchmarks(paths: list[Path]) -> pd.DataFrame:
 
 def memory_section(inputs: ReportInputs) -> str:
     """Memory and speed: training runs, benchmark CSVs, and every timed workflow job."""
-    parts = ["<h2>6. Memory and speed</h2>"]
+    parts = ["<h2>Memory and speed</h2>"]
     if inputs.runs is not None:
         runs = pd.read_csv(inputs.runs)
         cols = ["task", "variant", "seed", "driver", "peak_memory_mb", "tokens_per_s",
@@ -376,7 +376,7 @@ def curves_section(inputs: ReportInputs) -> str:
         ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2,
                   frameon=False)
     fig.tight_layout()
-    return "<h2>7. Training curves</h2>" + _fig_img(fig, "validation accuracy per epoch")
+    return "<h2>Training curves</h2>" + _fig_img(fig, "validation accuracy per epoch")
 
 
 def render_report(inputs: ReportInputs) -> str:

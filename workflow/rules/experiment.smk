@@ -108,24 +108,28 @@ def bench_memory_args():
 
 def report_inputs(wildcards):
     """Every file the report reads, by name (the report never lists a folder)."""
-    plots = ["results/plots/conditions.png"] + [
-        f"results/plots/{c}/{p}.png" for c in CONDITIONS for p in ("fit", "traces", "schedules")
+    plots = [
+        "results/plots/conditions.png",
+        *[f"results/plots/{c}/{p}.png" for c in CONDITIONS for p in ("fit", "traces", "schedules")],
     ]
-    sweep_plots = [t for t in SWEEP_TARGETS if t.endswith(".png")] + [
-        f"results/sweeps/{s}/{p}.png"
-        for s in SWEEPS
-        for p in ("fit_vs_parameter", "ltp_curves", "schedules")
+    sweep_plots = [
+        *[t for t in SWEEP_TARGETS if t.endswith(".png")],
+        *[
+            f"results/sweeps/{s}/{p}.png"
+            for s in SWEEPS
+            for p in ("fit_vs_parameter", "ltp_curves", "schedules")
+        ],
     ]
-    benchmarks = (
-        [f"results/benchmarks/rules/simulate/{c}.tsv" for c in CONDITIONS]
-        + [
+    benchmarks = [
+        *[f"results/benchmarks/rules/simulate/{c}.tsv" for c in CONDITIONS],
+        *[
             f"results/benchmarks/rules/sweep_simulate/{s}/{p}.tsv"
             for s in SWEEPS
             for p in SWEEP_POINTS[s]
-        ]
-        + [f"results/benchmarks/rules/train/{t}/{v}/seed{s}.tsv" for t, v, s in RUNS]
-        + claims_memory_csv()
-    )
+        ],
+        *[f"results/benchmarks/rules/train/{t}/{v}/seed{s}.tsv" for t, v, s in RUNS],
+        *claims_memory_csv(),
+    ]
     inputs = {
         "retention": expand("results/retention/{condition}.json", condition=CONDITIONS),
         "plots": plots,
@@ -150,6 +154,6 @@ def report_options(wildcards, input):
         files = input.get(key)
         if files:
             files = [files] if isinstance(files, str) else list(files)
-            flag = "--" + key.replace("_", "-")
-            options.append(flag + " " + " ".join(shlex.quote(f) for f in files))
+            flag = key.replace("_", "-")
+            options.append(f"--{flag} {' '.join(shlex.quote(f) for f in files)}")
     return " ".join(options)
