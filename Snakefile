@@ -19,8 +19,17 @@ if not workflow.overwrite_configfiles:
 # Validate before anything runs: unknown keys, bad values and bad units stop here.
 config = validate_config(config)
 CONDITIONS = condition_names(config)
-# The interpreter running Snakemake also runs the stages (no reliance on PATH).
-PYTHON = shlex.quote(sys.executable)
+# The interpreter running Snakemake also runs the stages (no reliance on PATH), and the stages
+# are this checkout's packages (first on PYTHONPATH), whichever copy is installed: a workflow
+# run with --directory elsewhere, or from a second checkout, runs the code beside its rules.
+PYTHON = (
+    f"PYTHONPATH={shlex.quote(workflow.basedir)}${{PYTHONPATH:+:$PYTHONPATH}} "
+    f"{shlex.quote(sys.executable)}"
+)
+
+
+# `snakemake --report report.zip`: the files marked with report() in the rules, with captions.
+report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"

@@ -15,6 +15,7 @@ written (OS error). Warnings go to stderr as ``warning:`` lines.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import warnings
 from collections.abc import Sequence
@@ -27,6 +28,23 @@ from .io import read_readout, read_retention, write_json_atomic
 from .macro_models import MODELS
 from .pipeline import MIN_R2, MIN_SATURATION, WARN_SATURATION, DistillResult, distill
 from .plots import DEFAULT_T, QUANTITIES, plot_comparison, plot_fit, plot_schedules
+
+log = logging.getLogger("distill")
+
+class _LogFormat(logging.Formatter):
+    """Info lines with time and logger; warnings and errors as "warning: ..." / "error: ..."
+    (the workflow copies those lines from the job log to the console)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.levelno >= logging.WARNING:
+            return f"{record.levelname.lower()}: {record.getMessage()}"
+        return super().format(record)
+
+
+def _setup_logging() -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(_LogFormat("%(asctime)s %(name)s %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
 
 EXIT_INPUT = 2
 
@@ -164,10 +182,10 @@ def _run_fit(args: argparse.Namespace) -> None:
         plot_schedules(result.schedules, args.condition, args.plot_dir / "schedules.png",
                        args.plot_T)
         written += [str(args.plot_dir / "fit.png"), str(args.plot_dir / "schedules.png")]
-    print(_summary(result))
-    print("  wrote " + ", ".join(written))
+    print(_summary(result))  # the command's answer, on stdout
+    log.info("wrote %s", ", ".join(written))
     for message in result.warnings:
-        print(f"warning: {message}", file=sys.stderr)
+        log.warning("%s", message)
 
 
 def _run_compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
@@ -177,13 +195,15 @@ def _run_compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> N
     payloads = [read_retention(p) for p in args.retention]
     readouts = None if args.readout is None else [read_readout(p) for p in args.readout]
     T = plot_comparison(payloads, args.out, readouts, args.T)
-    print(f"compared {', '.join(p['condition'] for p in payloads)} (T = {T}); wrote {args.out}")
+    print(f"compared {', '.join(p['condition'] for p in payloads)} (T = {T})")
+    log.info("wrote %s", args.out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (argparse errors exit with 2 directly)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    _setup_logging()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DistillWarning)  # printed by _run_fit instead

@@ -23,6 +23,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
 from .errors import RetentionError
 from .io import Readout, atomic_write, schedules_from_json
@@ -44,6 +45,16 @@ def _cycle_axis(ax: Axes, tau_cycle_s: float) -> None:
         "top", functions=(lambda t: t / tau_cycle_s, lambda c: c * tau_cycle_s)
     )
     sec.set_xlabel("STP cycle")
+    sec.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _integer_axes(ax: Axes, log_x: bool = False) -> None:
+    """Ticks of a count axis (segments, numbers of segments) on whole numbers only."""
+    if log_x:
+        ax.xaxis.set_major_formatter(StrMethodFormatter("{x:.0f}"))  # 4, 8, 16, not 2^2, 2^3
+        ax.xaxis.set_minor_formatter("")
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 #: What the readout column ``p_l`` holds, by simulation readout: (axis label, symbol).
@@ -142,6 +153,7 @@ def plot_schedules(
     ax.set_yscale("log")
     ax.set_title(f"{condition}: retention schedules")
     ax.legend(fontsize=8)
+    _integer_axes(ax)
     allT = np.array(sorted(schedules))
     ax2.plot(allT, [schedules[T][0] for T in allT], "o-", ms=3, label="RF(1, T) (first)")
     ax2.plot(allT, [schedules[T][-1] for T in allT], "s-", ms=3, label="RF(T, T) (last)")
@@ -152,6 +164,7 @@ def plot_schedules(
     ax2.set_ylabel("retention factor")
     ax2.set_title(f"{condition}: first and last segment vs T")
     ax2.legend(fontsize=8)
+    _integer_axes(ax2, log_x=True)
     _save(fig, path)
 
 
@@ -216,6 +229,7 @@ def plot_comparison(
     ax2.set_ylabel(f"RF(t, T = {T})")
     ax2.set_title(f"retention schedules, T = {T}")
     ax2.legend(fontsize=8)
+    _integer_axes(ax2)
     allT = np.arange(1, max(max(s) for s in scheds) + 1)
     ax3.plot(allT, 1.0 / allT, "k:", lw=1, label="1/T (uniform)")
     ax3.set_xscale("log", base=2)
@@ -223,6 +237,7 @@ def plot_comparison(
     ax3.set_xlabel("number of segments T")
     ax3.set_ylabel("RF(1, T) (first segment)")
     ax3.set_title("first-segment retention vs T")
+    _integer_axes(ax3, log_x=True)
     if notes:  # every warning, listed in the legend of the last panel
         for note in notes:
             ax3.plot([], [], " ", label="(!) " + note)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from collections.abc import Sequence
@@ -22,6 +23,11 @@ from importlib.metadata import version
 from pathlib import Path
 
 from .tasks import TASKS, get_task, load_splits
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    """Progress bars unless --quiet, and only on a terminal (redirected logs stay plain)."""
+    return not args.quiet and sys.stderr.isatty()
 
 LEVEL_CHOICES = ("easy", "intermediate", "hard")
 
@@ -40,7 +46,7 @@ def _generate_listops(args: argparse.Namespace) -> dict:
         seed=args.seed,
     )
     start = time.perf_counter()
-    paths = generate_listops_release(args.out, settings, progress=not args.quiet)
+    paths = generate_listops_release(args.out, settings, progress=_progress(args))
     seconds = time.perf_counter() - start
     total = args.train + args.val + args.test
     return {
@@ -98,7 +104,7 @@ def _generate_pathfinder(args: argparse.Namespace) -> dict:
         seed=args.seed,
         per_shard=args.per_shard,
         save_truth=args.save_truth,
-        progress=not args.quiet,
+        progress=_progress(args),
     )
     seconds = time.perf_counter() - start
     return {
@@ -110,7 +116,7 @@ def _generate_pathfinder(args: argparse.Namespace) -> dict:
 
 
 def _preprocess(args: argparse.Namespace) -> dict:
-    splits = load_splits(args.task, args.root, args.cache, args.level, progress=not args.quiet,
+    splits = load_splits(args.task, args.root, args.cache, args.level, progress=_progress(args),
                          strict_tokens=args.strict_tokens)
     return {
         "task": get_task(args.task).display_name,
@@ -123,7 +129,7 @@ def _inspect(args: argparse.Namespace) -> dict:
     from .report import inspect_task
 
     spec = get_task(args.task)
-    splits = load_splits(args.task, args.root, args.cache, args.level, progress=not args.quiet,
+    splits = load_splits(args.task, args.root, args.cache, args.level, progress=_progress(args),
                          strict_tokens=args.strict_tokens)
     summary = inspect_task(spec, splits, args.out, examples=args.examples)
     return {"out": str(args.out), **summary}
@@ -239,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; prints a JSON summary; returns the exit status."""
     args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         result = args.run(args)
     except (FileNotFoundError, FileExistsError, ValueError) as err:

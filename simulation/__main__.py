@@ -62,33 +62,39 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("conditions", help="list the conditions of a config")
-    p.add_argument("--config", default="config/config.yaml")
+    p.add_argument("--config", default="config/config.yaml",
+                   help="configuration YAML (default: %(default)s)")
 
     p = sub.add_parser("resolve", help="write the full parameters of one condition as JSON")
-    p.add_argument("--config", default="config/config.yaml")
-    p.add_argument("--condition", required=True)
-    p.add_argument("--out", required=True)
+    p.add_argument("--config", default="config/config.yaml",
+                   help="configuration YAML (default: %(default)s)")
+    p.add_argument("--condition", required=True, help="condition name (see 'conditions')")
+    p.add_argument("--out", required=True, help="JSON file to write")
 
     p = sub.add_parser("run", help="simulate one condition")
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--config", default="config/config.yaml")
+    src.add_argument("--config", default="config/config.yaml",
+                   help="configuration YAML (default: %(default)s)")
     src.add_argument("--params", help="resolved parameter JSON (from 'resolve')")
-    p.add_argument("--condition")
+    p.add_argument("--condition", help="condition to simulate (with --config)")
     p.add_argument("--out-dir", required=True,
                    help="writes traces.csv.gz, readout.csv and info.json here")
     p.add_argument("--target", choices=["numpy", "cython", "cpp_standalone"],
                    help="override the code-generation target of the config")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (there is none anyway when stderr is not a terminal)")
 
     p = sub.add_parser("sweeps", help="list the points of the config's sweeps")
-    p.add_argument("--config", default="config/config.yaml")
+    p.add_argument("--config", default="config/config.yaml",
+                   help="configuration YAML (default: %(default)s)")
     p.add_argument("--sweep", help="only this sweep")
 
     p = sub.add_parser("resolve-sweep", help="write the full parameters of one sweep point")
-    p.add_argument("--config", default="config/config.yaml")
-    p.add_argument("--sweep", required=True)
+    p.add_argument("--config", default="config/config.yaml",
+                   help="configuration YAML (default: %(default)s)")
+    p.add_argument("--sweep", required=True, help="sweep name (see 'sweeps')")
     p.add_argument("--point", required=True, help="point name, e.g. p000")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="JSON file to write")
 
     p = sub.add_parser("build", help="compile the C++ standalone project of a tripartite "
                                      "parameter set (shared by every run of that structure)")
@@ -97,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("plot", help="plot the traces of a simulated condition")
     p.add_argument("--sim-dir", required=True, help="output directory of 'run'")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="PNG file to write")
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -149,7 +155,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         log.info("simulating condition %s (%s model) on target %s", params["condition"],
                  params.get("model", "rate"), target)
         try:
-            result = simulate(params, progress=not args.no_progress)
+            result = simulate(params, progress=not args.no_progress and sys.stderr.isatty())
         except SimulationDiverged as err:
             print(f"error: {err}", file=sys.stderr)
             return 1
@@ -171,8 +177,10 @@ def _dispatch(args: argparse.Namespace) -> int:
                                         f"'python -m simulation run --out-dir {sim_dir}' first")
         info = json.loads((sim_dir / "info.json").read_text()) if (
             sim_dir / "info.json").is_file() else {}
+        from simulation.plots import title_values
+
         title = f"condition {info.get('condition', sim_dir.name)}"
-        desc = info.get("params", {}).get("description")
+        values = title_values(info.get("params") or {})
         extra = {}
         if info.get("model") == "tripartite":
             from simulation.tripartite_plots import c_theta_um
@@ -180,7 +188,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
             extra["c_theta_um"] = c_theta_um(info.get("params"))
         plot_traces(pd.read_csv(sim_dir / "traces.csv.gz"), pd.read_csv(sim_dir / "readout.csv"),
-                    args.out, title=f"{title}: {desc}" if desc else title, **extra)
+                    args.out, title=f"{title}: {values}" if values else title, **extra)
         return 0
     raise AssertionError(args.command)
 

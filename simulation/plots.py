@@ -20,14 +20,30 @@ PANELS = [
 ]
 
 
+def title_values(params: dict) -> str:
+    """What a condition's plots say about it: its values, not its free-text description
+    (which may no longer match after a value changes). E.g. "τ_pl = 8 s, τ_ps = 500 ms,
+    16 cycles of 2 s"."""
+    constants = params.get("constants") or {}
+    protocol = params.get("protocol") or {}
+    parts = [f"τ_{k[4:]} = {constants[k]}" for k in ("tau_pl", "tau_ps") if k in constants]
+    if params.get("model") == "tripartite":
+        readout = (params.get("tripartite") or {}).get("readout")
+        parts = ["tripartite synapse"] + ([f"readout {readout}"] if readout else [])
+    if "n_cycles" in protocol:
+        period = protocol.get("period")
+        parts.append(f"{protocol['n_cycles']} cycles" + (f" of {period}" if period else ""))
+    return ", ".join(parts)
+
+
 def plot_traces(traces: pd.DataFrame, readout: pd.DataFrame, out: str | Path,
                 title: str = "", zoom_cycles: int = 3) -> None:
     """Four stacked panels (x, s, p^s, p^l against time in s) plus a zoom on the first cycles.
 
     The p^l panel overlays the readout (mean p^l at cycle boundaries) as black dots.
     """
-    fig, axes = plt.subplots(len(PANELS), 2, figsize=(12, 10), sharex="col",
-                             gridspec_kw={"width_ratios": [3, 1]})
+    fig, axes = plt.subplots(len(PANELS), 2, figsize=(14, 10), sharex="col",
+                             gridspec_kw={"width_ratios": [3, 1]}, layout="constrained")
     period = float(readout["time_s"].iloc[1] - readout["time_s"].iloc[0])
     for row, (var, ylabel, panel_title) in enumerate(PANELS):
         data = traces[traces["variable"] == var]
@@ -45,13 +61,15 @@ def plot_traces(traces: pd.DataFrame, readout: pd.DataFrame, out: str | Path,
             if col == 0:
                 ax.set_ylabel(ylabel)
                 ax.set_title(panel_title, fontsize=10, loc="left")
-                ax.legend(fontsize=6, ncol=6, frameon=False,
-                          loc="lower right" if var == "p_l" else "upper left")
+                # outside the data: right of the zoom panel, in readable type
+                handles, labels = ax.get_legend_handles_labels()
+                axes[row, 1].legend(handles, labels, fontsize=8, frameon=False,
+                                    loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                                    ncol=2 if len(labels) > 8 else 1)
             else:
                 ax.set_title(f"first {zoom_cycles} cycles", fontsize=9)
     axes[-1, 0].set_xlabel("time (s)")
     axes[-1, 1].set_xlabel("time (s)")
     fig.suptitle(title)
-    fig.tight_layout()
     atomic_write(out, lambda p: fig.savefig(p, dpi=110, format="png"))
     plt.close(fig)

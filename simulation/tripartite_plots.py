@@ -45,7 +45,7 @@ def plot_tripartite_traces(traces: pd.DataFrame, readout: pd.DataFrame, out: str
     pairs = sorted(e for e in traces["element"].unique() if e.startswith("pair"))
     pair = pair or (pairs[0] if pairs else None)
     period = float(readout["time_s"].iloc[1] - readout["time_s"].iloc[0])
-    fig, axes = plt.subplots(len(PANELS), 2, figsize=(12, 9), sharex="col",
+    fig, axes = plt.subplots(len(PANELS), 2, figsize=(14, 9), sharex="col", layout="constrained",
                              gridspec_kw={"width_ratios": [3, 1],
                                           "height_ratios": [0.6, 1, 1, 1.4, 1]})
     own = traces[traces["element"] == pair]
@@ -82,13 +82,15 @@ def plot_tripartite_traces(traces: pd.DataFrame, readout: pd.DataFrame, out: str
             ax.grid(alpha=0.3)
             if col == 0:
                 ax.set_ylabel(ylabel)
-                if var in ("C", "Gamma_S", "U_0"):
-                    ax.legend(fontsize=7, frameon=False, loc="lower right")
             elif row == 0:
                 ax.set_title(f"first {zoom_cycles} cycles", fontsize=9)
+    for row in range(len(PANELS)):  # legends outside the data: right of the zoom panel
+        handles, labels = axes[row, 0].get_legend_handles_labels()
+        if handles:
+            axes[row, 1].legend(handles, labels, fontsize=8, frameon=False, loc="upper left",
+                                bbox_to_anchor=(1.02, 1.0))
     for ax in axes[-1]:
         ax.set_xlabel("time (s)")
     fig.suptitle(f"{title} — {pair}" if title else str(pair))
-    fig.tight_layout()
     atomic_write(out, lambda p: fig.savefig(p, dpi=110, format="png"))
     plt.close(fig)

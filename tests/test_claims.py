@@ -154,7 +154,7 @@ def test_missing_metrics_named(tmp_path: Path):
 
 
 def test_report_shows_the_scorecard(runs, tmp_path):
-    from train.report import write_report
+    from train.report import ReportInputs, write_report
 
     paths = []
     for r in runs:
@@ -162,8 +162,9 @@ def test_report_shows_the_scorecard(runs, tmp_path):
         p.write_text(json.dumps(r))
         paths.append(p)
     results = tmp_path / "results"
-    write_claims(paths, [claim("up", "better", ["good", "base"], claim="RF helps")], results)
-    page = write_report(results, tmp_path / "report.html").read_text()
+    files = write_claims(paths, [claim("up", "better", ["good", "base"], claim="RF helps")],
+                         results)
+    page = write_report(ReportInputs(claims=files["csv"]), tmp_path / "report.html").read_text()
     assert "The paper&#x27;s claims at this scale" in page or "claims at this scale" in page
     assert "RF helps" in page and "reproduced" in page
 

@@ -275,14 +275,14 @@ def test_validation_names_a_bad_derived_quantity() -> None:
 
 
 def test_report_table_shows_tau_ltp_and_warnings(tmp_path: Path) -> None:
-    from train.report import _ltp_section
+    from train.report import ReportInputs, ltp_section
 
     ro = synthetic_readout("sat_exp", dict(A=0.8, tau=50.0, c=0.0), TAU_C, 60, 1e-4, seed=0)
     with pytest.warns(DistillWarning, match="reaches only"):
         payload = distill(ro, "weak", 32).to_json()
     (tmp_path / "retention").mkdir()
     (tmp_path / "retention" / "weak.json").write_text(json.dumps(payload))
-    html = _ltp_section(tmp_path)
+    html = ltp_section(ReportInputs(retention=[tmp_path / "retention" / "weak.json"]))
     assert "<th>warnings</th>" in html and "<th>τ_LTP (s)</th>" in html
     assert "reaches only" in html  # the weak-saturation warning, in its row
     assert f"{payload['derived']['tau_ltp_s']:.4g}" in html

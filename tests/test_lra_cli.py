@@ -136,10 +136,20 @@ def test_module_entry_point_runs():
     assert "generate" in proc.stdout and "preprocess" in proc.stdout and "inspect" in proc.stdout
 
 
-def test_quiet_after_subcommand_hides_progress(tmp_path, capsys):
+def test_quiet_after_subcommand_hides_progress(tmp_path, capsys, monkeypatch):
+    """Bars only on a terminal and without --quiet (given after the subcommand too)."""
     argv = ["generate", "listops", "--out", str(tmp_path), "--train", "5", "--val", "1",
             "--test", "1", "--min-len", "5", "--max-len", "60"]  # fmt: skip
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
     assert main([*argv, "--quiet"]) == 0
     assert "tree/s" not in capsys.readouterr().err
     assert main(argv) == 0
     assert "tree/s" in capsys.readouterr().err
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
+    assert main(["generate", "listops", "--out", str(tmp_path), "--train", "5", "--val", "1",
+                 "--test", "1", "--min-len", "5", "--max-len", "60"]) == 0
+    err = capsys.readouterr().err
+    assert "tree/s" not in err and "\r" not in err

@@ -6,6 +6,7 @@ import re
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -76,3 +77,26 @@ def test_every_command_line_reports_the_package_version():
                              capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip().endswith(version("rmaat")), (module, out.stdout)
+
+
+def test_every_command_line_option_has_help_text(monkeypatch):
+    """Each stage's argparse options all say what they are (``--help`` is read by users)."""
+    import argparse
+    import importlib
+
+    missing: list[str] = []
+    original = argparse._ActionsContainer.add_argument
+
+    def recording(self, *args, **kwargs):
+        action = original(self, *args, **kwargs)
+        if action.help in (None, "") and action.option_strings and "--help" not in args:
+            missing.append("/".join(action.option_strings))
+        return action
+
+    monkeypatch.setattr(argparse._ActionsContainer, "add_argument", recording)
+    for module, entry in (("simulation.__main__", "main"), ("distill.__main__", "main"),
+                          ("lra.cli", "main"), ("train.__main__", "main")):
+        missing.clear()
+        with pytest.raises(SystemExit):
+            getattr(importlib.import_module(module), entry)(["--help"])
+        assert not missing, f"{module}: options without help: {missing}"

@@ -136,3 +136,14 @@ def test_cli_errors_are_clear(tmp_path, capsys):
     corrupt.write_text("{not json")
     assert main(["run", "--params", str(corrupt), "--out-dir", str(tmp_path)]) == 2
     assert "not valid JSON" in capsys.readouterr().err
+
+
+def test_trace_plot_title_says_the_values_not_the_description():
+    from simulation.plots import title_values
+
+    params = {"model": "rate", "description": "slower long-term process (20 s)",
+              "constants": {"tau_pl": "8 s", "tau_ps": "500 ms"},
+              "protocol": {"n_cycles": 16, "period": "1 s"}}
+    title = title_values(params)
+    assert title == "τ_pl = 8 s, τ_ps = 500 ms, 16 cycles of 1 s"
+    assert "20 s" not in title  # a stale description never reaches the plot

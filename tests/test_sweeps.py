@@ -243,3 +243,15 @@ def test_small_sweep_runs_flags_the_non_saturating_point_and_reruns_only_changes
     out = dry.stdout + dry.stderr
     assert dry.returncode == 0, out
     assert set(re.findall(r"point=(p\d{3})", out)) == {"p001", "p003"}, out
+
+
+def test_sweep_axis_labels_name_the_parameter_and_its_unit_not_the_config_path():
+    import sweep_plots
+
+    table = pd.DataFrame({"tripartite.synapse.O_G [/uM/s]": [1.0], "constants.tau_pl [s]": [2.0],
+                          "network.n_pre [1]": [4.0]})
+    assert (sweep_plots.axis_label(table, "tripartite.synapse.O_G")
+            == "gliotransmitter receptor activation rate O_G (µM⁻¹ s⁻¹)")
+    assert sweep_plots.axis_label(table, "constants.tau_pl") == (
+        "long-term process time constant τ_pl (s)")
+    assert sweep_plots.axis_label(table, "network.n_pre") == "presynaptic neurons"

@@ -17,7 +17,7 @@ from model.retention import write_retention_json
 from train.aggregate import write_tables
 from train.checkpoint import CheckpointError, load_checkpoint
 from train.loop import TrainingDiverged, divergence_message, lr_factor, train_run
-from train.report import write_report
+from train.report import ReportInputs, write_report
 from train.spec import RunSpec
 
 REPO = Path(__file__).resolve().parents[1]
@@ -220,9 +220,13 @@ def test_tables_and_report(listops_root, tmp_path):
     assert acc.set_index("variant").loc["rmaat", "test_acc_mean"] == pytest.approx(mean)
     md = files["accuracy_md"].read_text()
     assert "majority class" in md and "image: skipped, no data" in md
-    report = write_report(tmp_path / "results", tmp_path / "report.html").read_text()
+    inputs = ReportInputs(accuracy=files["accuracy"], runs=files["runs"], metrics=paths,
+                          skipped={"image": "no data"})
+    report = write_report(inputs, tmp_path / "report.html").read_text()
     assert "ListOps" in report and "official LRA, full scale, GPU" in report
     assert "data:image/png;base64," in report  # training curves embedded
+    assert "image: skipped, no data" in report
+    assert "(n=2)" in report and "(1 seed)" not in report  # two seeds: mean ± std
 
 
 def test_spec_errors(tmp_path):
@@ -255,9 +259,56 @@ def test_accuracy_table_marks_cells_that_are_not_above_the_majority_class(tmp_pa
     # configuration order (as the runs were given), not alphabetical
     assert md.splitlines()[0] == "| task | majority class | rmaat | rmt |"
     assert list(rows)[1:] == ["pathfinder", "listops"]
-    assert "52.0 ± 0.0 (chance)" in rows["pathfinder"] and "60.0 ± 0.0 |" in rows["pathfinder"]
-    assert "15.0 ± 0.0 (chance)" in rows["listops"] and "30.0 ± 0.0 |" in rows["listops"]
+    # one seed each: the single value, marked as such (no "± 0.0")
+    assert "52.0 (1 seed) (chance)" in rows["pathfinder"]
+    assert "60.0 (1 seed) |" in rows["pathfinder"]
+    assert "15.0 (1 seed) (chance)" in rows["listops"] and "30.0 (1 seed) |" in rows["listops"]
+    assert "± 0.0" not in md
     import pandas as pd
 
     p = pd.read_csv(files["accuracy"]).set_index(["task", "variant"])["p_above_chance"]
     assert p["pathfinder", "rmt"] < 1e-5 < 0.1 < p["pathfinder", "rmaat"] < 0.5
+
+
+def test_report_sweep_and_job_benchmark_sections(tmp_path):
+    """The sweep table (values, fit, RF(1, T), why a point was not fitted) and the Snakemake
+    benchmark files (one row per rule, totals over its jobs) reach the page."""
+    sweep = tmp_path / "sweeps" / "coupling"
+    sweep.mkdir(parents=True)
+    import pandas as pd
+
+    pd.DataFrame({"sweep": ["coupling"] * 2, "point": ["p000", "p001"],
+                  "tripartite.synapse.O_G": ["0.1 /uM/s", "1 /uM/s"],
+                  "tripartite.synapse.O_G [/uM/s]": [0.1, 1.0],
+                  "status": ["ok", "not saturated"], "reason": ["", "rise below 5 %"],
+                  "warnings": ["", ""], "model": ["sat_exp", None], "r2": [0.999, None],
+                  "t63_s": [12.5, None], "tau_s": [12.5, None], "plateau": [0.8, None],
+                  "RF1_T4": [0.4, None]}).to_csv(sweep / "table.csv", index=False)
+    rules = tmp_path / "benchmarks" / "rules"
+    header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    files = []
+    for rel, seconds, rss in (("simulate/a.tsv", 2.0, 100.0), ("simulate/b.tsv", 3.0, 150.0),
+                              ("train/listops/rmaat/seed0.tsv", 10.0, 900.0)):
+        path = rules / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(header + f"{seconds}\t0:00:0{int(seconds)}\t{rss}\t-\t-\t-\t-\t-\t-\t1.5\n")
+        files.append(path)
+    page = write_report(ReportInputs(sweep_tables=[sweep / "table.csv"], benchmarks=files),
+                        tmp_path / "report.html").read_text()
+    assert "coupling (2 points: 1 ok, 1 not saturated)" in page
+    assert "rise below 5 %" in page and "<th>RF(1, 4)</th>" in page and "sat_exp" in page
+    from train.report import rule_benchmarks
+
+    table = rule_benchmarks(files)
+    assert list(table["rule"]) == ["simulate", "simulate", "train"]
+    assert list(table["job"]) == ["a", "b", "listops/rmaat/seed0"]
+    assert "<td>simulate</td><td>2</td><td>5</td><td>3</td><td>150</td>" in page
+
+
+def test_report_names_missing_or_foreign_inputs(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.json"):
+        ReportInputs(retention=[tmp_path / "nope.json"])
+    demo = tmp_path / "demo.json"
+    demo.write_text(json.dumps({"schedules": {"1": [1.0]}}))  # e.g. the README's demo file
+    with pytest.raises(ValueError, match="demo.json is not a distill result"):
+        write_report(ReportInputs(retention=[demo]), tmp_path / "r.html")

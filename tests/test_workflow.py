@@ -107,11 +107,21 @@ def test_slurm_profile_dry_run(tmp_path):
     assert "rule train:" in out and "rule simulate:" in out
 
 
-def test_missing_task_data_stops_the_dag_with_instructions(tmp_path):
-    result = snakemake(tmp_path, REPO / "config" / "paper.yaml", "--dry-run")
-    out = result.stdout + result.stderr
-    assert result.returncode != 0
+def test_missing_task_data_dry_run_lists_it_and_a_run_stops_before_any_job(tmp_path):
+    """Without the data a dry run (also through the Slurm profile) shows the paper-scale plan
+    and names what is missing; a real run stops with the instructions before any job."""
+    for profile in ([], ["--profile", str(REPO / "workflow" / "profiles" / "slurm")]):
+        dry = snakemake(tmp_path, REPO / "config" / "paper.yaml", "--dry-run", *profile)
+        out = dry.stdout + dry.stderr
+        assert dry.returncode == 0, out[-3000:]
+        assert "warning: data missing" in out and "Expected layout" in out
+        assert re.search(r"^train\s+\d{2,}$", out, flags=re.M), out[-3000:]  # the whole plan
+    run = snakemake(tmp_path, REPO / "config" / "paper.yaml", "--cores", "1")
+    out = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "error: data missing, nothing was run" in out
     assert "Expected layout" in out and "long-range-arena" in out and "generate" in out
+    assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists()
 
 
 def test_only_runs_that_read_a_retention_file_depend_on_it(tmp_path):
@@ -161,3 +171,38 @@ def test_slurm_profile_asks_for_the_rules_threads_not_a_fixed_cpu_count():
                                      **profile["set-resources"]}.items()
              if "cpus_per_task" in res]
     assert not fixed, f"cpus_per_task fixed for {fixed}; the plugin should use threads"
+
+
+def test_report_reads_only_its_declared_inputs(finished_run):
+    """A stray file in results/ (the README's demo retention JSON) neither breaks nor enters
+    the report; the rule benchmark files and the single-seed cells are shown as such."""
+    workdir, config = finished_run
+    demo = workdir / "results" / "retention" / "demo.json"
+    demo.write_text(json.dumps({"schedules": {"1": [1.0]}}))  # not a distill result
+    (workdir / "results" / "report.html").unlink()
+    result = snakemake(workdir, config, "--cores", "1", "results/report.html")
+    assert result.returncode == 0, result.stderr[-3000:]
+    page = (workdir / "results" / "report.html").read_text()
+    assert "demo" not in page
+    names = list(yaml.safe_load(config.read_text())["conditions"])
+    assert all(f"<td>{name}</td>" in page for name in names)
+    assert "Workflow jobs (Snakemake benchmark files)" in page and "<td>simulate</td>" in page
+    assert "(1 seed)" in page and "± 0.0 (n=1)" not in page
+    demo.unlink()
+
+
+def test_snakemake_report_archive_holds_the_plots_and_tables(finished_run, tmp_path):
+    import zipfile
+
+    workdir, config = finished_run
+    archive = tmp_path / "report.zip"
+    result = snakemake(workdir, config, "--report", str(archive))
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    # the archive keeps each marked file under report/data/raw/<hash>/<file name>
+    raw = [Path(n).name for n in zipfile.ZipFile(archive).namelist() if "/data/raw/" in n]
+    conditions = len(yaml.safe_load(config.read_text())["conditions"])
+    for name, count in (("fit.png", conditions), ("traces.png", conditions),
+                        ("schedules.png", conditions), ("conditions.png", 1),
+                        ("accuracy.csv", 1), ("runs.csv", 1), ("claims.csv", 1),
+                        ("report.html", 1)):
+        assert raw.count(name) == count, (name, raw)

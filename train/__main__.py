@@ -5,11 +5,14 @@
     torchrun --nproc_per_node=2 -m train run --spec ... --out-dir ...   # data parallel
     python -m train claims --metrics results/runs/*/*/*/metrics.json --claims claims.json \
         --memory-csv results/benchmarks/memory.csv --out-dir results
+    python -m train report --out results/report.html --retention results/retention/a.json \
+        --accuracy results/tables/accuracy.csv --runs results/tables/runs.csv ...
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from importlib.metadata import version
 
@@ -24,22 +27,45 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="train and evaluate one run (resumes from last.pt)")
     p.add_argument("--spec", required=True, help="run spec JSON (see train/spec.py)")
-    p.add_argument("--out-dir", required=True)
-    p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--out-dir", required=True,
+                   help="folder of the run: checkpoints, metrics.json (created if missing)")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (there is none anyway when stderr is not a terminal)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's own choice)")
     p = sub.add_parser("aggregate", help="tables from the runs' metrics.json files")
-    p.add_argument("--metrics", nargs="+", required=True)
-    p.add_argument("--out-dir", required=True)
+    p.add_argument("--metrics", nargs="+", required=True, help="metrics.json of every run")
+    p.add_argument("--out-dir", required=True,
+                   help="folder for runs.csv, accuracy.csv, accuracy.md and skipped.json")
     p.add_argument("--skipped", default="{}", help="JSON {task: reason} of skipped tasks")
     p = sub.add_parser("claims", help="the claims scorecard (claims.csv, claims.md)")
-    p.add_argument("--metrics", nargs="+", required=True)
+    p.add_argument("--metrics", nargs="+", required=True, help="metrics.json of every run")
     p.add_argument("--claims", required=True, help="JSON file: the experiment.claims list")
     p.add_argument("--memory-csv", default=None, help="benchmarks.bench_memory CSV")
-    p.add_argument("--out-dir", required=True)
-    p = sub.add_parser("report", help="self-contained HTML report of a results folder")
-    p.add_argument("--results", default="results")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out-dir", required=True, help="folder for claims.csv and claims.md")
+    p = sub.add_parser("report", help="self-contained HTML report of the files named",
+                       description="Reads only the files named here (the workflow's report "
+                       "rule names its declared inputs); every option may be left out.")
+    p.add_argument("--out", required=True, help="the HTML file to write")
+    p.add_argument("--retention", nargs="*", default=[],
+                   help="distill results (results/retention/{condition}.json)")
+    p.add_argument("--plots", nargs="*", default=[],
+                   help="condition plots: plots/conditions.png, plots/{condition}/{fit,traces,"
+                   "schedules}.png")
+    p.add_argument("--sweep-tables", nargs="*", default=[],
+                   help="sweep tables (results/sweeps/{sweep}/table.csv)")
+    p.add_argument("--sweep-plots", nargs="*", default=[],
+                   help="sweep plots (results/sweeps/{sweep}/*.png)")
+    p.add_argument("--accuracy", default=None, help="accuracy.csv of python -m train aggregate")
+    p.add_argument("--runs", default=None, help="runs.csv of python -m train aggregate")
+    p.add_argument("--skipped", default="{}", help="JSON {task: reason} of skipped tasks")
+    p.add_argument("--claims", default=None, help="claims.csv of python -m train claims")
+    p.add_argument("--metrics", nargs="*", default=[],
+                   help="metrics.json of every run (training curves)")
+    p.add_argument("--benchmarks", nargs="*", default=[],
+                   help="benchmark CSVs and Snakemake benchmark TSVs (memory and speed)")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
     try:
         if args.command == "run":
@@ -50,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.threads:
                 torch.set_num_threads(args.threads)
             try:
-                train_run(RunSpec.load(args.spec), args.out_dir, progress=not args.no_progress)
+                # a bar only on a terminal: redirected logs stay free of carriage returns
+                progress = not args.no_progress and sys.stderr.isatty()
+                train_run(RunSpec.load(args.spec), args.out_dir, progress=progress)
             except TrainingDiverged as err:
                 print(f"error: {err}", file=sys.stderr)
                 return 1
@@ -71,9 +99,15 @@ def main(argv: list[str] | None = None) -> int:
             files = write_claims(args.metrics, claims, args.out_dir, args.memory_csv)
             print(files["md"].read_text())
         else:
-            from train.report import write_report
+            import json
 
-            write_report(args.results, args.out)
+            from train.report import ReportInputs, write_report
+
+            write_report(ReportInputs(
+                retention=args.retention, plots=args.plots, sweep_tables=args.sweep_tables,
+                sweep_plots=args.sweep_plots, accuracy=args.accuracy, runs=args.runs,
+                skipped=json.loads(args.skipped), claims=args.claims, metrics=args.metrics,
+                benchmarks=args.benchmarks), args.out)
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -67,19 +67,26 @@ def chance_mark(p: float) -> str:
 
 def accuracy_pivot(table: pd.DataFrame, show_seeds: bool = False) -> pd.DataFrame:
     """Tasks as rows (index task_title), "majority class" then the variants as columns, in
-    configuration order; cells "mean ± std" in % (with "(n=seeds)" if show_seeds) and the
-    chance mark. A table without p-values (written before the test existed) gets no marks."""
+    configuration order; cells "mean ± std" in % (with "(n=seeds)" if show_seeds; a
+    single seed's cell is "value (1 seed)", never "± 0.0") and the chance mark. A table
+    without p-values (written before the test existed) gets no marks."""
     p_values = table.get("p_above_chance", pd.Series(float("nan"), index=table.index))
-    seeds = [f" (n={n})" if show_seeds else "" for n in table["seeds"]]
-    cells = table.assign(cell=[f"{100 * m:.1f} ± {100 * s:.1f}{n}{chance_mark(p)}"
+    cells = table.assign(cell=[_cell(m, s, n, show_seeds) + chance_mark(p)
                                for m, s, n, p in zip(table["test_acc_mean"],
-                                                     table["test_acc_std"], seeds, p_values,
-                                                     strict=True)])
+                                                     table["test_acc_std"], table["seeds"],
+                                                     p_values, strict=True)])
     pivot = cells.pivot(index="task_title", columns="variant", values="cell").fillna("—")
     pivot = pivot.loc[in_order(table["task_title"]), in_order(table["variant"])]
     majority = table.groupby("task_title")["majority_acc"].first()
     pivot.insert(0, "majority class", [f"{100 * majority[t]:.1f}" for t in pivot.index])
     return pivot
+
+
+def _cell(mean: float, std: float, seeds: int, show_seeds: bool) -> str:
+    """"mean ± std" in % over seeds; one seed has no spread: "value (1 seed)"."""
+    if int(seeds) == 1:
+        return f"{100 * mean:.1f} (1 seed)"
+    return f"{100 * mean:.1f} ± {100 * std:.1f}" + (f" (n={seeds})" if show_seeds else "")
 
 
 def accuracy_markdown(table: pd.DataFrame, skipped: dict[str, str]) -> str:
@@ -91,8 +98,9 @@ def accuracy_markdown(table: pd.DataFrame, skipped: dict[str, str]) -> str:
         lines.append(f"| {task} | " + " | ".join(str(v) for v in row.values) + " |")
     notes = table.groupby("task_title")["data_note"].first()
     lines.append("")
-    lines.append(f"Test accuracy %, mean ± std over seeds. (chance): not above the majority "
-                 f"class (one-sided binomial test of the pooled test predictions, p ≥ {CHANCE_P}).")
+    lines.append(f"Test accuracy %, mean ± std over seeds ((1 seed): a single run). "
+                 f"(chance): not above the majority class (one-sided binomial test of the "
+                 f"pooled test predictions, p ≥ {CHANCE_P}).")
     lines.append("")
     lines += [f"- {task}: {note}" for task, note in notes.items()]
     lines += [f"- {task}: skipped, {why}" for task, why in skipped.items()]

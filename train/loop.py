@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import platform
@@ -46,6 +47,8 @@ from train.distributed import (
     shutdown,
 )
 from train.spec import RunSpec, with_task_segments
+
+log = logging.getLogger(__name__)
 
 
 class TrainingDiverged(RuntimeError):
@@ -164,8 +167,8 @@ def _train(spec: RunSpec, out: Path, device: torch.device, info: DistInfo, progr
         if info.main:
             kept = set_aside(out, stale or "no last.pt to resume from")
             if kept is not None:
-                print(f"{spec.run_id}: starting over: {stale or 'no last.pt to resume from'}; "
-                      f"the previous files are kept in {kept}", flush=True)
+                log.info("%s: starting over: %s; the previous files are kept in %s",
+                         spec.run_id, stale or "no last.pt to resume from", kept)
         barrier(info)
     if ckpt is not None:
         net.load_state_dict(ckpt["model"])
@@ -242,8 +245,8 @@ def _train(spec: RunSpec, out: Path, device: torch.device, info: DistInfo, progr
                 save_checkpoint(out / "best.pt", {"config_hash": spec.config_hash(),
                                                   "inputs": inputs, "model": net.state_dict(),
                                                   "epoch": epoch + 1}, kind="best")
-            print(f"{spec.run_id} epoch {epoch + 1}: train loss {record['train_loss']:.4f}, "
-                  f"val acc {val['acc']:.4f}, {record['tokens_per_s']:.0f} tokens/s", flush=True)
+            log.info("%s epoch %d: train loss %.4f, val acc %.4f, %.0f tokens/s", spec.run_id,
+                     epoch + 1, record["train_loss"], val["acc"], record["tokens_per_s"])
         state["history"].append(record)
         state["epoch"] += 1
         state["batch"] = 0

@@ -47,11 +47,13 @@ def variants(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def available_tasks(config: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+def available_tasks(config: dict[str, Any], missing_ok: bool = False,
+                    ) -> tuple[list[str], dict[str, str]]:
     """(tasks that will run, {skipped task: reason}) — optional tasks without data are skipped.
 
     A non-optional ``files`` task whose root is missing raises the loader's error, which
-    names the expected layout and where to get the data.
+    names the expected layout and where to get the data; with ``missing_ok`` it stays in the
+    plan instead (a dry run shows the whole plan; ``missing_data`` says what is missing).
     """
     exp = experiment(config) or {}
     run, skipped = [], {}
@@ -65,9 +67,21 @@ def available_tasks(config: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
             if spec.get("optional", False):
                 skipped[task] = f"data folder {spec['root']} not found (optional task skipped)"
                 continue
-            raise missing_data_error(task, spec["root"])
+            if not missing_ok:
+                raise missing_data_error(task, spec["root"])
         run.append(task)
     return run, skipped
+
+
+def missing_data(config: dict[str, Any]) -> dict[str, str]:
+    """{task: what is missing and where to get it} of the non-optional ``files`` tasks whose
+    data folder does not exist (empty when every task can run)."""
+    out = {}
+    for task, spec in (experiment(config) or {}).get("tasks", {}).items():
+        if (spec["source"] == "files" and not spec.get("optional", False)
+                and not Path(spec["root"]).exists()):
+            out[task] = str(missing_data_error(task, spec["root"]))
+    return out
 
 
 def check_experiment(config: dict[str, Any]) -> None:
@@ -120,12 +134,13 @@ def _check_listops_generator(gen: dict[str, Any]) -> None:
         raise ExperimentError(f"config key 'experiment.tasks.listops.generate': {err}") from err
 
 
-def run_names(config: dict[str, Any]) -> list[tuple[str, str, int]]:
-    """(task, variant, seed) of every training run."""
+def run_names(config: dict[str, Any], missing_ok: bool = False,
+              ) -> list[tuple[str, str, int]]:
+    """(task, variant, seed) of every training run (``missing_ok``: see available_tasks)."""
     exp = experiment(config)
     if not exp:
         return []
-    tasks, _ = available_tasks(config)
+    tasks, _ = available_tasks(config, missing_ok)
     out = []
     for name, var in variants(config).items():
         for task in tasks:

@@ -1,8 +1,13 @@
-"""One self-contained HTML report of a results folder (images embedded, no network).
+"""One self-contained HTML report (images embedded, no network) from named files only.
 
-Sections: LTP simulation and macro-model fits; retention schedules; accuracy (ours, with
-the data, scale and device of every number) next to the paper's; memory and speed of the
-runs and of the benchmarks; training curves.
+The report reads exactly the files it is given (the report rule passes the DAG's declared
+inputs); it never looks around a results folder, so a stray file there (a demo retention
+JSON, a removed condition's leftovers) can neither break nor enter it.
+
+Sections: LTP simulation and macro-model fits (τ_LTP, warnings); retention schedules;
+parameter sweeps; accuracy (ours, with the data, scale and device of every number) next to
+the paper's; the claims scorecard; memory and speed of the runs, the benchmarks and every
+timed workflow job; training curves. The page is a ``string.Template`` (``PAGE``).
 """
 
 from __future__ import annotations
@@ -11,19 +16,25 @@ import base64
 import html
 import io
 import json
+import logging
 import platform
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from string import Template
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from train.aggregate import CHANCE_P, accuracy_pivot  # noqa: E402
 
-#: Paper Table (spec section 7): official LRA, full scale, GPU. Test accuracy in %.
+log = logging.getLogger(__name__)
+
+#: The paper's table: official LRA, full scale, GPU. Test accuracy in %.
 PAPER_ACCURACY = {
     "transformer": {"listops": 36.4, "text": 64.3, "retrieval": 57.5, "image": 42.4,
                     "pathfinder": 71.4},
@@ -44,7 +55,67 @@ padding:.3em .6em;text-align:right}th{background:#f0f0f0}
 td:first-child,th:first-child{text-align:left}
 img{max-width:100%;border:1px solid #eee;margin:.5em 0}.note{color:#555;font-size:.9em}
 .label{display:inline-block;background:#fff3cd;border:1px solid #e0c870;padding:.1em .5em;
-border-radius:3px;font-size:.85em}"""
+border-radius:3px;font-size:.85em}nav a{margin-right:1em}"""
+
+#: The page; every ``$name`` is one section's HTML (empty when it has nothing to show).
+PAGE = Template("""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>RMAAT report</title><style>$css</style></head>
+<body>
+<h1>RMAAT: from astrocyte LTP to long-context accuracy</h1>
+<p class="note">Generated $generated. Everything below was measured in this run unless
+labelled as the paper's.</p>
+$ltp
+$schedules
+$sweeps
+$accuracy
+$claims
+$memory
+$curves
+</body></html>
+""")
+
+
+@dataclass
+class ReportInputs:
+    """The files a report reads; each list may be empty (its section then says so or is left
+    out). Plots are found by their folder and name (``plots/{condition}/fit.png``,
+    ``sweeps/{sweep}/table.csv``), never by listing a folder."""
+
+    retention: list[Path] = field(default_factory=list)
+    plots: list[Path] = field(default_factory=list)
+    sweep_tables: list[Path] = field(default_factory=list)
+    sweep_plots: list[Path] = field(default_factory=list)
+    accuracy: Path | None = None
+    runs: Path | None = None
+    skipped: dict[str, str] = field(default_factory=dict)
+    claims: Path | None = None
+    metrics: list[Path] = field(default_factory=list)
+    benchmarks: list[Path] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for name in ("retention", "plots", "sweep_tables", "sweep_plots", "metrics",
+                     "benchmarks"):
+            setattr(self, name, [Path(p) for p in getattr(self, name)])
+        for name in ("accuracy", "runs", "claims"):
+            if getattr(self, name) is not None:
+                setattr(self, name, Path(getattr(self, name)))
+        missing = [str(p) for p in self.all_files() if not p.is_file()]
+        if missing:
+            raise FileNotFoundError(f"report input(s) missing: {', '.join(missing)}; run the "
+                                    "workflow (snakemake) that writes them first")
+
+    def all_files(self) -> list[Path]:
+        """Every file named, in a fixed order."""
+        single = [p for p in (self.accuracy, self.runs, self.claims) if p is not None]
+        return [*self.retention, *self.plots, *self.sweep_tables, *self.sweep_plots, *single,
+                *self.metrics, *self.benchmarks]
+
+    def plot(self, folder: str, name: str) -> Path | None:
+        """The plot ``{folder}/{name}.png`` among the named plots (None if not given)."""
+        for p in [*self.plots, *self.sweep_plots]:
+            if p.parent.name == folder and p.name == f"{name}.png":
+                return p
+        return None
 
 
 def _img(path: Path, alt: str) -> str:
@@ -63,7 +134,7 @@ def _fig_img(fig, alt: str) -> str:
 def _table(df: pd.DataFrame, floatfmt: str = "{:.3g}") -> str:
     def fmt(v):
         if isinstance(v, float):
-            return floatfmt.format(v)
+            return "" if v != v else floatfmt.format(v)  # NaN: empty cell
         return html.escape(str(v))
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
     rows = "".join("<tr>" + "".join(f"<td>{fmt(v)}</td>" for v in row) + "</tr>"
@@ -71,16 +142,33 @@ def _table(df: pd.DataFrame, floatfmt: str = "{:.3g}") -> str:
     return f"<table><tr>{head}</tr>{rows}</table>"
 
 
-def _ltp_section(results: Path) -> str:
-    parts = ["<h2>1. LTP simulation and macro-model fits</h2>"]
-    conditions = sorted((results / "retention").glob("*.json"))
-    if (results / "plots" / "conditions.png").is_file():
-        parts.append(_img(results / "plots" / "conditions.png", "conditions compared"))
-    rows = []
-    for path in conditions:
+def _read_retention(path: Path) -> dict:
+    """A distill result (``python -m distill fit``); a clear error for anything else."""
+    try:
         r = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON ({err}); rerun its distill job") from err
+    if not isinstance(r, dict) or not {"condition", "macro_model", "schedules"} <= set(r):
+        raise ValueError(f"{path} is not a distill result (needs condition, macro_model and "
+                         "schedules); pass the files written by `python -m distill fit`")
+    return r
+
+
+def ltp_section(inputs: ReportInputs) -> str:
+    """LTP fits: one row per condition (model, parameters, τ_LTP, warnings) and its plots."""
+    parts = ["<h2>LTP simulation and macro-model fits</h2>"]
+    if not inputs.retention:
+        return "\n".join(parts + ["<p>No conditions in this configuration.</p>"])
+    conditions_png = inputs.plot("plots", "conditions")
+    if conditions_png:
+        parts.append(_img(conditions_png, "conditions compared"))
+    rows, names = [], []
+    nan = float("nan")
+    for path in inputs.retention:
+        r = _read_retention(path)
+        names.append(r["condition"])
         mm = r["macro_model"]
-        params = ", ".join(f"{k} = {v:.4g} ± {mm['stderr'].get(k, float('nan')):.2g}"
+        params = ", ".join(f"{k} = {v:.4g} ± {mm.get('stderr', {}).get(k, nan):.2g}"
                            for k, v in mm["params"].items())
         d = r.get("derived") or {}
         ci = ((r.get("bootstrap") or {}).get("ci95") or {}).get("tau_ltp_s")
@@ -90,65 +178,100 @@ def _ltp_section(results: Path) -> str:
             tau_text += f" [{ci[0]:.4g}, {ci[1]:.4g}]"
         elif tau is not None and d.get("tau_ltp_stderr_s") is not None:
             tau_text += f" ± {d['tau_ltp_stderr_s']:.2g}"
-        nan = float("nan")
         rows.append({"condition": r["condition"], "selected model": mm["name"],
                      "parameters (time in s)": params, "R²": mm["r2"],
-                     "AICc": mm.get("aicc") if mm.get("aicc") is not None else mm["aic"],
-                     "τc (s)": r["tau_cycle_s"], "τ_LTP (s)": tau_text,
+                     "AICc": mm.get("aicc") if mm.get("aicc") is not None else mm.get("aic"),
+                     "τc (s)": r.get("tau_cycle_s", nan), "τ_LTP (s)": tau_text,
                      "τ_LTP (cycles)": d.get("tau_ltp_cycles", nan),
                      "plateau": d.get("plateau", nan),
                      "cycles to 90 %": d.get("cycles_to_90", nan),
                      "RF(1,16)/RF(16,16)": d.get("shape_ratio_16") or nan,
-                     "RF(1, 16)": r["schedules"].get("16", [None])[0]
-                     if "16" in r["schedules"] else nan,
+                     "RF(1, 16)": r["schedules"]["16"][0] if "16" in r["schedules"] else nan,
                      "warnings": "; ".join(r.get("warnings", [])) or "none"})
-    if rows:
-        parts.append(_table(pd.DataFrame(rows), "{:.4g}"))
-        parts.append('<p class="note">τ_LTP: the fitted LTP time constant (or the time to 63 % '
-                     "of the rise for forms without one), ± its standard error or [95 % "
-                     "bootstrap interval over pairs]; plateau p(∞); RF(1,16)/RF(16,16): how much "
-                     "more the first of 16 segments is retained than the last (1 = uniform). "
-                     "Warnings as the distill stage issued them.</p>")
-    for path in conditions:
-        name = path.stem
+    parts.append(_table(pd.DataFrame(rows), "{:.4g}"))
+    parts.append('<p class="note">τ_LTP: the fitted LTP time constant (or the time to 63 % '
+                 "of the rise for forms without one), ± its standard error or [95 % "
+                 "bootstrap interval over pairs]; plateau p(∞); RF(1,16)/RF(16,16): how much "
+                 "more the first of 16 segments is retained than the last (1 = uniform). "
+                 "Warnings as the distill stage issued them.</p>")
+    for name in names:
         for plot in ("fit", "traces"):
-            png = results / "plots" / name / f"{plot}.png"
-            if png.is_file():
+            png = inputs.plot(name, plot)
+            if png:
                 parts.append(f"<h3>{html.escape(name)}: {plot}</h3>" + _img(png, f"{name} {plot}"))
     return "\n".join(parts)
 
 
-def _schedule_section(results: Path) -> str:
-    parts = ["<h2>2. Memory retention schedules RF(t, T)</h2>",
+def schedule_section(inputs: ReportInputs) -> str:
+    """The retention schedule plot of every condition."""
+    pngs = [p for p in inputs.plots if p.name == "schedules.png"]
+    if not pngs:
+        return ""
+    parts = ["<h2>Memory retention schedules RF(t, T)</h2>",
              '<p class="note">RF(t, T) = share of LTP growth during STP cycle t of T; it scales '
-             "the memory handed from segment t to t+1 (spec §1). Not learned.</p>"]
-    for path in sorted((results / "plots").glob("*/schedules.png")):
+             "the memory handed from segment t to t+1. Not learned.</p>"]
+    for path in pngs:
         parts.append(f"<h3>{html.escape(path.parent.name)}</h3>" + _img(path, "schedules"))
     return "\n".join(parts)
 
 
-def _accuracy_section(results: Path) -> str:
-    parts = ["<h2>3. Accuracy</h2>"]
-    runs_csv = results / "tables" / "runs.csv"
-    if not runs_csv.is_file():
+#: Sweep table columns shown, with their headings (value columns come first, as written).
+SWEEP_COLUMNS = {"point": "point", "status": "status", "model": "selected model", "r2": "R²",
+                 "t63_s": "t63 (s)", "tau_s": "τ_LTP (s)", "plateau": "plateau"}
+
+
+def sweeps_section(inputs: ReportInputs) -> str:
+    """Each sweep: its points (swept values, fit, RF(1, T), warnings) and its plots."""
+    if not inputs.sweep_tables:
+        return ""
+    parts = ["<h2>Parameter sweeps</h2>",
+             "<p class='note'>One row per point: the swept values, the selected macro model and "
+             "its fit, RF(1, T) for the sweep's numbers of segments, and why a point was not "
+             "fitted (status other than ok).</p>"]
+    for path in inputs.sweep_tables:
+        table = pd.read_csv(path)
+        sweep = path.parent.name
+        values = [c for c in table.columns if c.endswith("]")]
+        rf = [c for c in table.columns if c.startswith("RF1_T")]
+        shown = table[["point", *values, *[c for c in SWEEP_COLUMNS if c in table
+                                            and c != "point"], *rf]].copy()
+        shown["warnings"] = (table["reason"].fillna("").astype(str) + " "
+                             + table["warnings"].fillna("").astype(str)).str.strip()
+        shown = shown.rename(columns={**SWEEP_COLUMNS,
+                                      **{c: f"RF(1, {c[5:]})" for c in rf}})
+        counts = ", ".join(f"{n} {s}" for s, n in table["status"].value_counts().items())
+        parts.append(f"<h3>{html.escape(sweep)} ({len(table)} points: {html.escape(counts)})"
+                     "</h3>")
+        parts.append(_table(shown, "{:.4g}"))
+        for plot in ("fit_vs_parameter", "ltp_curves", "schedules", "heatmap"):
+            png = inputs.plot(sweep, plot)
+            if png:
+                parts.append(_img(png, f"{sweep} {plot}"))
+    return "\n".join(parts)
+
+
+def accuracy_section(inputs: ReportInputs) -> str:
+    """Test accuracy per task and variant (single-seed cells marked), and the paper's."""
+    parts = ["<h2>Accuracy</h2>"]
+    if inputs.accuracy is None or inputs.runs is None:
         return "\n".join(parts + ["<p>No training runs in this configuration.</p>"])
-    runs = pd.read_csv(runs_csv)
-    acc = pd.read_csv(results / "tables" / "accuracy.csv")
+    runs = pd.read_csv(inputs.runs)
+    acc = pd.read_csv(inputs.accuracy)
     devices = ", ".join(sorted(set(runs["device"].astype(str))))
     parts.append(f'<p><span class="label">this run: {html.escape(devices)}; reduced scale; '
                  "see the data note of every task</span></p>")
     pivot = accuracy_pivot(acc, show_seeds=True).reset_index()
-    pivot = pivot.rename(columns={"task_title": "task (test accuracy %, mean ± std over seeds)"})
+    pivot = pivot.rename(columns={"task_title": "task (test accuracy %)"})
     parts.append(_table(pivot))
-    parts.append(f"<p class='note'>n = seeds. (chance): not above the majority class "
-                 f"(one-sided binomial test of the pooled test predictions, p ≥ {CHANCE_P}).</p>")
+    parts.append("<p class='note'>Mean ± standard deviation over n seeds; a cell from one seed "
+                 "shows its single value (no spread can be given). (chance): not above the "
+                 "majority class (one-sided binomial test of the pooled test predictions, "
+                 f"p ≥ {CHANCE_P}).</p>")
     notes = acc.groupby("task_title")["data_note"].first()
     parts.append("<ul>" + "".join(f"<li><b>{html.escape(t)}</b>: {html.escape(str(n))}</li>"
                                   for t, n in notes.items()) + "</ul>")
-    skipped = results / "tables" / "skipped.json"
-    if skipped.is_file():
-        for task, why in json.loads(skipped.read_text()).items():
-            parts.append(f"<p class='note'>{html.escape(task)}: {html.escape(why)}</p>")
+    for task, why in inputs.skipped.items():
+        parts.append(f"<p class='note'>{html.escape(task)}: skipped, {html.escape(why)}</p>")
     parts.append("<h3>The paper's numbers (official LRA, full scale, GPU; not comparable "
                  "to the reduced-scale numbers above)</h3>")
     paper = pd.DataFrame(PAPER_ACCURACY).T
@@ -157,87 +280,123 @@ def _accuracy_section(results: Path) -> str:
     return "\n".join(parts)
 
 
-def _claims_section(results: Path) -> str:
-    """The claims scorecard (results/claims.csv), when the configuration has claims."""
-    csv = results / "claims.csv"
-    if not csv.is_file():
+def claims_section(inputs: ReportInputs) -> str:
+    """The claims scorecard (claims.csv), when the configuration has claims."""
+    if inputs.claims is None:
         return ""
-    table = pd.read_csv(csv).fillna("")
+    table = pd.read_csv(inputs.claims).fillna("")
     cols = ["claim", "paper", "ours", "n", "effect", "ci_low", "ci_high", "p_value",
             "verdict", "test", "note"]
     return "\n".join([
-        "<h2>3b. The paper's claims at this scale</h2>",
+        "<h2>The paper's claims at this scale</h2>",
         "<p class='note'>One row per claim (results/claims.md). Accuracy effects are "
         "differences of test accuracy (first variant minus second, as fractions); speed and "
         "memory are ratios. Reproduced only with the paper's sign and significance "
         "(p &lt; 0.05); recurrent models classify from their memory only.</p>",
-        _table(table[cols], "{:.3g}")])
+        _table(table[[c for c in cols if c in table]], "{:.3g}")])
 
 
-def _memory_section(results: Path) -> str:
-    parts = ["<h2>4. Memory and speed</h2>"]
-    runs_csv = results / "tables" / "runs.csv"
-    if runs_csv.is_file():
-        runs = pd.read_csv(runs_csv)
+def rule_benchmarks(paths: list[Path]) -> pd.DataFrame:
+    """Snakemake ``benchmark:`` files as one table: rule, job, wall time (s), peak resident
+    memory (MB), CPU time (s). The rule is the folder under ``rules/``, the job the rest of
+    the path (``rules/train/listops/rmaat/seed0.tsv`` -> train, listops/rmaat/seed0)."""
+    rows = []
+    for path in paths:
+        parts = path.with_suffix("").parts
+        where = len(parts) - 1 - parts[::-1].index("rules") if "rules" in parts else None
+        rule = parts[where + 1] if where is not None else path.parent.name
+        job = "/".join(parts[where + 2:]) if where is not None else path.stem
+        bench = pd.read_csv(path, sep="\t", na_values=["-", "NA"])
+        row = bench.iloc[-1]  # the last measurement (one per --repeat)
+        rows.append({"rule": rule, "job": job, "wall (s)": float(row["s"]),
+                     "peak RSS (MB)": float(row.get("max_rss", float("nan"))),
+                     "CPU time (s)": float(row.get("cpu_time", float("nan")))})
+    return pd.DataFrame(rows, columns=["rule", "job", "wall (s)", "peak RSS (MB)",
+                                       "CPU time (s)"])
+
+
+def memory_section(inputs: ReportInputs) -> str:
+    """Memory and speed: training runs, benchmark CSVs, and every timed workflow job."""
+    parts = ["<h2>Memory and speed</h2>"]
+    if inputs.runs is not None:
+        runs = pd.read_csv(inputs.runs)
         cols = ["task", "variant", "seed", "driver", "peak_memory_mb", "tokens_per_s",
                 "train_wall_s", "parameters", "device"]
         parts.append("<h3>Training runs</h3>")
         measure = ", ".join(sorted(set(runs["memory_measure"].astype(str))))
         parts.append(f"<p class='note'>Peak memory: {html.escape(measure)}.</p>")
         parts.append(_table(runs[cols], "{:.4g}"))
-    for csv in sorted((results / "benchmarks").glob("*.csv")):
+    csvs = [p for p in inputs.benchmarks if p.suffix == ".csv"]
+    for csv in csvs:
         parts.append(f"<h3>Benchmark: {html.escape(csv.name)}</h3>")
         parts.append(_table(pd.read_csv(csv), "{:.4g}"))
-        png = csv.with_suffix(".png")
-        if png.is_file():
-            parts.append(_img(png, csv.stem))
+    tsvs = [p for p in inputs.benchmarks if p.suffix == ".tsv"]
+    if tsvs:
+        table = rule_benchmarks(tsvs)
+        parts.append("<h3>Workflow jobs (Snakemake benchmark files)</h3>")
+        summary = table.groupby("rule", sort=False).agg(
+            jobs=("job", "size"), total_wall_s=("wall (s)", "sum"),
+            max_wall_s=("wall (s)", "max"), max_rss_mb=("peak RSS (MB)", "max")).reset_index()
+        parts.append(_table(summary.rename(columns={
+            "total_wall_s": "wall, all jobs (s)", "max_wall_s": "slowest job (s)",
+            "max_rss_mb": "largest peak RSS (MB)"}), "{:.4g}"))
+        parts.append("<details><summary>every job</summary>" + _table(table, "{:.4g}")
+                     + "</details>")
+        parts.append("<p class='note'>Wall time and peak resident memory of the job's "
+                     "processes as Snakemake measured them (results/benchmarks/rules/).</p>")
     parts.append(f"<p class='note'>{html.escape(PAPER_MEMORY)}</p>")
     return "\n".join(parts)
 
 
-def _curves_section(results: Path) -> str:
-    metrics = sorted((results / "runs").glob("*/*/*/metrics.json"))
-    if not metrics:
+def curves_section(inputs: ReportInputs) -> str:
+    """Validation accuracy per epoch of every run, one panel per task."""
+    if not inputs.metrics:
         return ""
     by_task: dict[str, list[dict]] = {}
-    for path in metrics:
+    for path in inputs.metrics:
         m = json.loads(path.read_text())
         by_task.setdefault(m["task_title"], []).append(m)
-    fig, axes = plt.subplots(1, len(by_task), figsize=(5 * len(by_task), 3.5), squeeze=False)
+    fig, axes = plt.subplots(1, len(by_task), figsize=(5.5 * len(by_task), 3.8), squeeze=False)
     for ax, (task, runs) in zip(axes[0], by_task.items(), strict=True):
         for m in runs:
             epochs = [e["epoch"] for e in m["epochs"]]
             ax.plot(epochs, [100 * e["val_acc"] for e in m["epochs"]], marker="o",
-                    label=f"{m['variant']} s{m['seed']}")
+                    label=f"{m['variant']} seed {m['seed']}")
         ax.axhline(100 * runs[0]["majority_acc"], color="k", ls=":", label="majority class")
         ax.set_title(task)
         ax.set_xlabel("epoch")
         ax.set_ylabel("validation accuracy (%)")
-        ax.legend(fontsize=7)
+        shown = sorted({e["epoch"] for m in runs for e in m["epochs"]})
+        if len(shown) <= 12:  # a tick on each epoch run, whole numbers only
+            ax.set_xticks(shown)
+            ax.set_xlim(shown[0] - 0.5, shown[-1] + 0.5)
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
+        ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2,
+                  frameon=False)
     fig.tight_layout()
-    return "<h2>5. Training curves</h2>" + _fig_img(fig, "validation accuracy per epoch")
+    return "<h2>Training curves</h2>" + _fig_img(fig, "validation accuracy per epoch")
 
 
-def write_report(results_dir: str | Path, out: str | Path) -> Path:
-    """Write the HTML report of ``results_dir`` to ``out`` (atomically); returns ``out``."""
-    results = Path(results_dir)
-    if not results.is_dir():
-        raise FileNotFoundError(f"results folder {results} does not exist; run snakemake first")
+def render_report(inputs: ReportInputs) -> str:
+    """The report page (HTML text) of ``inputs``."""
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    body = "\n".join([
-        "<h1>RMAAT: from astrocyte LTP to long-context accuracy</h1>",
-        f"<p class='note'>Generated {now} on {html.escape(platform.node())} "
-        f"({html.escape(platform.machine())}). Everything below was measured in this run "
-        "unless labelled as the paper's.</p>",
-        _ltp_section(results), _schedule_section(results), _accuracy_section(results),
-        _claims_section(results), _memory_section(results), _curves_section(results),
-    ])
-    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>RMAAT report</title>"
-            f"<style>{CSS}</style></head><body>{body}</body></html>")
+    generated = html.escape(f"{now} on {platform.node()} ({platform.machine()})")
+    return PAGE.substitute(
+        css=CSS, generated=generated, ltp=ltp_section(inputs),
+        schedules=schedule_section(inputs), sweeps=sweeps_section(inputs),
+        accuracy=accuracy_section(inputs), claims=claims_section(inputs),
+        memory=memory_section(inputs), curves=curves_section(inputs))
+
+
+def write_report(inputs: ReportInputs, out: str | Path) -> Path:
+    """Write the HTML report of ``inputs`` to ``out`` (atomically); returns ``out``."""
+    page = render_report(inputs)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(page)
     tmp.replace(out)
+    log.info("wrote %s (%d input files)", out, len(inputs.all_files()))
     return out

@@ -8,8 +8,18 @@ rule distill:
         readout="results/simulation/{condition}/readout.csv",
     output:
         retention="results/retention/{condition}.json",
-        fit_plot="results/plots/{condition}/fit.png",
-        schedule_plot="results/plots/{condition}/schedules.png",
+        fit_plot=report(
+            "results/plots/{condition}/fit.png",
+            category="2. Macro-model fits and retention schedules",
+            subcategory="{condition}",
+            caption="../report/fit.rst",
+        ),
+        schedule_plot=report(
+            "results/plots/{condition}/schedules.png",
+            category="2. Macro-model fits and retention schedules",
+            subcategory="{condition}",
+            caption="../report/schedules.rst",
+        ),
     params:
         python=PYTHON,
         max_segments=config["retention"]["max_segments"],
@@ -30,7 +40,11 @@ rule compare_conditions:
         retention=expand("results/retention/{condition}.json", condition=CONDITIONS),
         readout=expand("results/simulation/{condition}/readout.csv", condition=CONDITIONS),
     output:
-        "results/plots/conditions.png",
+        report(
+            "results/plots/conditions.png",
+            category="2. Macro-model fits and retention schedules",
+            caption="../report/conditions.rst",
+        ),
     params:
         python=PYTHON,
         segments=config["retention"]["compare_segments"],

@@ -42,7 +42,12 @@ rule plot_traces:
     input:
         rules.simulate.output,
     output:
-        "results/plots/{condition}/traces.png",
+        report(
+            "results/plots/{condition}/traces.png",
+            category="1. LTP simulation",
+            subcategory="{condition}",
+            caption="../report/traces.rst",
+        ),
     params:
         python=PYTHON,
     log:

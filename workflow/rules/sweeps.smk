@@ -101,10 +101,30 @@ rule sweep_aggregate:
             point=SWEEP_POINTS[wc.sweep],
         ),
     output:
-        table="results/sweeps/{sweep}/table.csv",
-        curves="results/sweeps/{sweep}/ltp_curves.png",
-        fit="results/sweeps/{sweep}/fit_vs_parameter.png",
-        schedules="results/sweeps/{sweep}/schedules.png",
+        table=report(
+            "results/sweeps/{sweep}/table.csv",
+            category="3. Parameter sweeps",
+            subcategory="{sweep}",
+            caption="../report/sweep.rst",
+        ),
+        curves=report(
+            "results/sweeps/{sweep}/ltp_curves.png",
+            category="3. Parameter sweeps",
+            subcategory="{sweep}",
+            caption="../report/sweep.rst",
+        ),
+        fit=report(
+            "results/sweeps/{sweep}/fit_vs_parameter.png",
+            category="3. Parameter sweeps",
+            subcategory="{sweep}",
+            caption="../report/sweep.rst",
+        ),
+        schedules=report(
+            "results/sweeps/{sweep}/schedules.png",
+            category="3. Parameter sweeps",
+            subcategory="{sweep}",
+            caption="../report/sweep.rst",
+        ),
     params:
         python=PYTHON,
         script=SWEEP_SCRIPTS / "sweep_aggregate.py",
@@ -121,7 +141,12 @@ rule sweep_heatmap:
     input:
         rules.sweep_aggregate.output.table,
     output:
-        "results/sweeps/{sweep}/heatmap.png",
+        report(
+            "results/sweeps/{sweep}/heatmap.png",
+            category="3. Parameter sweeps",
+            subcategory="{sweep}",
+            caption="../report/sweep.rst",
+        ),
     params:
         python=PYTHON,
         script=SWEEP_SCRIPTS / "sweep_aggregate.py",

@@ -62,8 +62,10 @@ rule aggregate:
     input:
         run_metrics(),
     output:
-        runs="results/tables/runs.csv",
-        accuracy="results/tables/accuracy.csv",
+        runs=report("results/tables/runs.csv", category="4. Accuracy, memory and speed",
+                    caption="../report/runs.rst"),
+        accuracy=report("results/tables/accuracy.csv", category="4. Accuracy, memory and speed",
+                        caption="../report/accuracy.rst"),
         accuracy_md="results/tables/accuracy.md",
     params:
         python=PYTHON,
@@ -76,22 +78,25 @@ rule aggregate:
 
 
 rule report:
-    """One self-contained HTML page: LTP fits, schedules, accuracy, memory and speed."""
+    """One self-contained HTML page from this rule's inputs only: LTP fits, schedules, sweeps,
+    accuracy, claims, memory and speed (runs, benchmarks, every timed job), curves."""
     input:
-        tables=rules.aggregate.output,
-        retention=expand("results/retention/{condition}.json", condition=CONDITIONS),
-        conditions="results/plots/conditions.png",
-        fits=expand("results/plots/{condition}/fit.png", condition=CONDITIONS),
-        schedules=expand("results/plots/{condition}/schedules.png", condition=CONDITIONS),
-        claims=CLAIMS_TARGETS,
+        unpack(report_inputs),
     output:
-        "results/report.html",
+        report(
+            "results/report.html",
+            category="0. Overview",
+            caption="../report/report.rst",
+        ),
     params:
         python=PYTHON,
+        skipped=json.dumps(TASKS_SKIPPED),
+        optional=report_options,
     log:
         "logs/report.log",
     shell:
-        "{params.python} -m train report --results results --out {output} > {log} 2>&1"
+        "{params.python} -m train report --out {output} --skipped {params.skipped:q} "
+        "{params.optional} > {log} 2>&1"
 
 
 rule claims_config:
@@ -129,7 +134,7 @@ rule claims:
         claims="results/tables/claims_config.json",
         memory=claims_memory_csv(),
     output:
-        csv="results/claims.csv",
+        csv=report("results/claims.csv", category="5. Claims", caption="../report/claims.rst"),
         md="results/claims.md",
     params:
         python=PYTHON,

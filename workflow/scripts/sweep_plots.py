@@ -16,11 +16,59 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib import colors as mcolors  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 from sweep_analysis import FITTED  # noqa: E402
 
 
 def _column(table: pd.DataFrame, param: str) -> str:
     return next(c for c in table.columns if c.startswith(f"{param} ["))
+
+
+#: What a swept parameter is, by its last config-path component: name and symbol on an axis.
+PARAMETER_NAMES = {
+    "O_G": "gliotransmitter receptor activation rate O_G",
+    "Omega_G": "gliotransmitter receptor inactivation rate Ω_G",
+    "alpha": "release-probability effect of gliotransmitter α",
+    "rate": "presynaptic firing rate",
+    "U_0_star": "basal release probability U₀*",
+    "Omega_f": "facilitation rate Ω_f",
+    "Omega_d": "depression recovery rate Ω_d",
+    "G_T": "total vesicular gliotransmitter G_T",
+    "C_T": "total astrocytic Ca²⁺ C_T",
+    "tau_pl": "long-term process time constant τ_pl",
+    "tau_ps": "short-term process time constant τ_ps",
+    "tau_s": "synaptic time constant τ_s",
+    "tau_n": "neuron time constant τ_n",
+    "gamma_l": "long-term gain γ_l",
+    "gamma_s": "short-term gain γ_s",
+    "coupling_strength": "astrocytic coupling strength",
+    "coupling_length": "astrocytic coupling length",
+    "n_pre": "presynaptic neurons",
+    "n_post": "postsynaptic neurons",
+    "n_pairs": "synapse pairs",
+    "drive": "input drive",
+    "period": "STP cycle period",
+    "n_cycles": "STP cycles",
+    "gain": "gain",
+}
+
+#: Units as an axis shows them (the config's ASCII spelling on the left).
+UNIT_TEXT = {"/uM/s": "µM⁻¹ s⁻¹", "uM": "µM", "um": "µm", "/s": "s⁻¹", "uM/s": "µM/s",
+             "1": ""}
+
+
+def axis_label(table: pd.DataFrame, param: str) -> str:
+    """An axis label for a swept parameter from the name and unit tables, e.g.
+    ``tripartite.synapse.O_G`` in /uM/s -> "gliotransmitter receptor activation rate O_G
+    (µM⁻¹ s⁻¹)"; a parameter not in the table keeps its last path component."""
+    column = _column(table, param)
+    unit = column[len(param) + 2:-1]
+    parts = param.split(".")
+    name = PARAMETER_NAMES.get(parts[-1], parts[-1])
+    if parts[-1] == "gain" and len(parts) >= 2:
+        name = f"{parts[-2]} gain"
+    unit = UNIT_TEXT.get(unit, unit)
+    return f"{name} ({unit})" if unit else name
 
 from distill.io import atomic_write  # noqa: E402
 from distill.macro_models import FittedCurve  # noqa: E402
@@ -102,7 +150,7 @@ def plot_ltp_curves(table: pd.DataFrame, readouts: dict[str, pd.DataFrame], fits
             t = np.linspace(0, float(ro["time_s"].iloc[-1]), 300)
             ax.plot(t, curve(t), "--" if row["status"] != "ok" else "-", color=colour, lw=1)
     sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
-    fig.colorbar(sm, ax=ax, label=_column(table, param))
+    fig.colorbar(sm, ax=ax, label=axis_label(table, param))
     ax.set(xlabel="time (s)", ylabel="readout p_l", title=title or "LTP curves")
     ax.plot([], [], "x", color="0.6", label="not saturated / no fit (grey, x)")
     ax.plot([], [], "s--", color="0.3", label="weakly saturated (dashed)")
@@ -139,7 +187,7 @@ def plot_fit_vs_parameter(table: pd.DataFrame, param: str, path: str | Path,
     axes[2].axhline(0.98, ls=":", color="gray")
     if _is_log(x):
         axes[-1].set_xscale("log")
-    axes[-1].set_xlabel(_column(table, param))
+    axes[-1].set_xlabel(axis_label(table, param))
     axes[0].set_title(title or "fitted macro model vs parameter")
     _save(fig, path)
 
@@ -163,9 +211,10 @@ def plot_schedules(table: pd.DataFrame, fits: dict, param: str, segments: list[i
                         color=cmap(norm(row[_column(table, param)])), lw=1)
         ax.axhline(1 / T, ls=":", color="gray", lw=0.8)
         ax.set(xlabel="segment t", ylabel=f"RF(t, {T})", title=f"T = {T}")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes[-2],
-                 label=_column(table, param))
+                 label=axis_label(table, param))
     ax = axes[-1]
     ok = table["status"].isin(FITTED).to_numpy()
     for T in segments:
@@ -177,7 +226,7 @@ def plot_schedules(table: pd.DataFrame, fits: dict, param: str, segments: list[i
     _mark_switches(ax, table, param)
     if log:
         ax.set_xscale("log")
-    ax.set(xlabel=_column(table, param), ylabel="RF(1, T)",
+    ax.set(xlabel=axis_label(table, param), ylabel="RF(1, T)",
            title="first-segment share (red: no fit)")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
@@ -214,7 +263,7 @@ def plot_heatmap(table: pd.DataFrame, params: list[str], segments: list[int],
                     ax.text(j, i, short, ha="center", va="center", color="red", fontsize=7)
         ax.set_xticks(range(len(x2)), [f"{v:.3g}" for v in x2], rotation=60, fontsize=7)
         ax.set_yticks(range(len(x1)), [f"{v:.3g}" for v in x1], fontsize=7)
-        ax.set(xlabel=c2, ylabel=c1, title=label)
+        ax.set(xlabel=axis_label(table, p2), ylabel=axis_label(table, p1), title=label)
         fig.colorbar(im, ax=ax)
     fig.suptitle((title or "two-parameter sweep") + "  (NS: not saturated, weak: weakly "
                  "saturated, R²: poor fit, x: no fit)")
