@@ -62,7 +62,7 @@ def amrb_backward(net: SegmentClassifier, tokens: Tensor, labels: Tensor,
         for t in range(n_seg - 1):
             entering.append(state)
             rng.append(_get_rng(device))
-            state = net.step(plan, t, state, memory_only=True)
+            state = net.step(plan, t, state)
     with torch.enable_grad():  # also when called under no_grad
         # Last segment, head and loss with a graph.
         inputs = net.initial_state(plan) if n_seg == 1 else _leaf(state)

@@ -87,7 +87,7 @@ def test_memory_state_stays_float32_under_autocast(retention):
         plan = net.plan(tokens, mask)
         state = net.initial_state(plan)
         for t in range(plan.num_segments):
-            state = net.step(plan, t, state, memory_only=True)
+            state = net.step(plan, t, state)
             assert state[0].dtype == torch.float32 and state[1].dtype == torch.float32
         logits = net.logits(plan, state)
     assert torch.isfinite(logits.float()).all()
