@@ -237,7 +237,6 @@ def worker(args: argparse.Namespace, system: System, n_seg: int) -> dict:
     peak = step_peak_mb(lambda: step(args.batch, n), device)
     if live:
         set_live_rss(False)
-    step(args.batch, n)  # warm-up of the timing allocator setting
     times = [timed(lambda: step(args.batch, n), device) for _ in range(args.repeats)]
     walls, cpus = [w for w, _ in times], [c for _, c in times]
     return {"system": system.name, "segments": n_seg, "peak_mb": round(peak, 2),
