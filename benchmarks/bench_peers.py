@@ -150,8 +150,10 @@ def _trunk_params(module: Any) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def build_ours(args: argparse.Namespace, system: System, device: Any) -> tuple[Any, dict]:
-    """Our preset at the benchmark sizes: (model, parameter counts)."""
+def build_ours(args: argparse.Namespace, system: System, device: Any,
+               n_seg: int) -> tuple[Any, dict]:
+    """Our preset at the benchmark sizes for inputs of n_seg segments (the task's T of a
+    fixed RF schedule): (model, parameter counts)."""
     import torch
 
     from model import build_model
@@ -160,7 +162,8 @@ def build_ours(args: argparse.Namespace, system: System, device: Any) -> tuple[A
     net = build_model(system.preset, vocab_size=args.vocab, num_classes=args.classes,
                       d_model=args.d_model, n_layers=args.layers, n_heads=args.heads,
                       segment_len=args.segment_len, num_mem_tokens=args.mem_tokens,
-                      dropout=args.dropout, retention=args.retention).to(device).train()
+                      dropout=args.dropout, retention=args.retention,
+                      rf_segments=n_seg).to(device).train()
     return net, {"params": _trunk_params(net), "trunk_params": _trunk_params(net.blocks)}
 
 
@@ -207,7 +210,8 @@ def make_step(args: argparse.Namespace, system: System, n_seg: int,
                            generator=g).to(device)
     labels = torch.randint(0, args.classes, (args.batch,), generator=g).to(device)
     # The peer's sizes are matched to the blocks of our rmt (the RMT of the shared shell).
-    net, counts = build_ours(args, System("rmt", "bptt") if system.is_peer else system, device)
+    net, counts = build_ours(args, System("rmt", "bptt") if system.is_peer else system, device,
+                             n_seg)
     if system.is_peer:
         net, counts = build_peer(args, device, counts["trunk_params"])
 

@@ -78,9 +78,8 @@ class Block(nn.Module):
             if n_rows is None:
                 x = self.norm1(x + self.drop(self.attn(x, mask)))
                 return self.norm2(x + self.drop(self.ffn(x)))
-            full = x.shape
-            x = self.norm1(x[:, :n_rows] + self._drop_rows(self.attn(x, mask, n_rows), full))
-            return self.norm2(x + self._drop_rows(self.ffn(x), full))
+            x = self.norm1(x[:, :n_rows] + self.drop(self.attn(x, mask, n_rows)))
+            return self.norm2(x + self.drop(self.ffn(x)))
         if n_rows is None:
             x = x + self.drop(self.attn(self.norm1(x), mask))
         else:

@@ -112,7 +112,7 @@ def test_report_markdown_has_command_table_targets_and_noise():
                     reason="public RMT package not installed (extra [peers])")
 def test_public_rmt_blocks_hold_as_many_parameters_as_ours():
     args = bp.parse_args(["--d-model", "32", "--segment-len", "16", "--mem-tokens", "2"])
-    ours, counts = bp.build_ours(args, bp.System("rmt", "bptt"), torch.device("cpu"))
+    ours, counts = bp.build_ours(args, bp.System("rmt", "bptt"), torch.device("cpu"), 4)
     peer, peer_counts = bp.build_peer(args, torch.device("cpu"), counts["trunk_params"])
     # within one FFN unit (3 * d * layers parameters) of ours
     assert abs(peer_counts["trunk_params"] - counts["trunk_params"]) <= 3 * 32 * 2

@@ -29,7 +29,8 @@ def retention(tmp_path_factory):
 def small(preset, retention, **kw):
     torch.manual_seed(0)
     args = dict(vocab_size=VOCAB, num_classes=CLASSES, d_model=16, n_layers=2, n_heads=2,
-                segment_len=SEG, num_mem_tokens=3, dropout=0.2, retention=retention)
+                segment_len=SEG, num_mem_tokens=3, dropout=0.2, retention=retention,
+                rf_segments=8)
     return build_model(preset, **{**args, **kw}).train()
 
 
@@ -97,6 +98,7 @@ def test_training_run_under_cpu_bf16_autocast(monkeypatch, tmp_path):
     """train.loop's autocast branches (training step and evaluation) on a CPU."""
     from lra.listops_generator import ListOpsSettings, generate_listops_release
     from train import loop
+    from train.checkpoint import load_checkpoint
     from train.spec import RunSpec
 
     settings = ListOpsSettings(n_train=32, n_val=16, n_test=16, min_length=5, max_length=30,
@@ -116,5 +118,5 @@ def test_training_run_under_cpu_bf16_autocast(monkeypatch, tmp_path):
         assert math.isfinite(bf16[key]), key
     assert math.isfinite(bf16["epochs"][0]["train_loss"])
     assert bf16["epochs"][0]["train_loss"] != plain["epochs"][0]["train_loss"]
-    weights = torch.load(tmp_path / "bf16" / "best.pt", weights_only=False)["model"]
+    weights = load_checkpoint(tmp_path / "bf16" / "best.pt", kind="best")["model"]
     assert all(w.dtype == torch.float32 for w in weights.values() if w.is_floating_point())
