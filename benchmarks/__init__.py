@@ -21,10 +21,12 @@ def _tmp_beside(path: Path) -> str:
 
 
 def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
-    """Write rows (dicts with the same keys) as CSV atomically: temporary file, then replace."""
+    """Write rows (dicts) as CSV atomically: temporary file, then replace. Columns are the
+    union of the rows' keys in order of appearance; a row without a key leaves it empty."""
     tmp = _tmp_beside(path)
+    fields = list(dict.fromkeys(k for r in rows for k in r))
     with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(fh, fieldnames=fields, restval="")
         writer.writeheader()
         writer.writerows(rows)
     os.replace(tmp, path)

@@ -37,14 +37,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from benchmarks.measure import run_worker, step_peak_mb, timed, worker_env
 
 DRIVERS = ("bptt", "checkpoint", "amrb")
 
@@ -69,10 +67,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _rss_peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
-
-
 def _setup(args: argparse.Namespace, n_seg: int):
     """Model and inputs, identical (same seeds) in every process."""
     import torch
@@ -94,37 +88,20 @@ def _setup(args: argparse.Namespace, n_seg: int):
 
 def _timed_step(net, tokens, labels, driver: str, device) -> tuple[float, float]:
     """(wall-clock seconds, CPU seconds of this process) of one training step."""
-    import torch
-
     from model.drivers import backward
 
     net.zero_grad(set_to_none=True)
-    t0, c0 = time.perf_counter(), time.process_time()
-    backward(net, tokens, labels, None, driver=driver)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - t0, time.process_time() - c0
+    return timed(lambda: backward(net, tokens, labels, None, driver=driver), device)
 
 
 def memory_worker(args: argparse.Namespace, driver: str, n_seg: int) -> dict:
     """Peak memory of one training step, in this fresh process."""
-    import torch
-
     net, tokens, labels, device = _setup(args, n_seg)
     # Library warm-up on one sample of two segments (the second of 2 tokens): initialises
     # thread pools, the autograd engine and kernels on every code path of the driver; its
     # activations are a fraction of the measured step's, so it does not hide its peak.
     _timed_step(net, tokens[:1, :args.segment_len + 2], labels[:1], driver, device)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-        base = torch.cuda.memory_allocated()
-        torch.cuda.reset_peak_memory_stats()
-        _timed_step(net, tokens, labels, driver, device)
-        peak_mb = (torch.cuda.max_memory_allocated() - base) / 2**20
-    else:
-        base = _rss_peak_mb()
-        _timed_step(net, tokens, labels, driver, device)
-        peak_mb = _rss_peak_mb() - base
+    peak_mb = step_peak_mb(lambda: _timed_step(net, tokens, labels, driver, device), device)
     return {"driver": driver, "segments": n_seg, "peak_mb": round(peak_mb, 2)}
 
 
@@ -154,16 +131,9 @@ def time_worker(args: argparse.Namespace, n_seg: int) -> list[dict]:
 
 
 def _run_worker(args: argparse.Namespace, *worker_args: str, glibc_default: bool = False):
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
-    env.pop("MALLOC_MMAP_THRESHOLD_", None)
-    if not glibc_default:
-        env["MALLOC_MMAP_THRESHOLD_"] = str(64 * 1024)
-    cmd = [sys.executable, "-m", "benchmarks.bench_memory", *args.passthrough,
-           "--worker", *worker_args, "--retention", args.retention]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
-    if done.returncode != 0:
-        raise RuntimeError(f"worker {worker_args} failed:\n{done.stderr}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_worker("benchmarks.bench_memory",
+                      [*args.passthrough, "--worker", *worker_args, "--retention", args.retention],
+                      worker_env(args.threads, live_rss=not glibc_default))
 
 
 def run_all(args: argparse.Namespace) -> list[dict]:

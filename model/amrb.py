@@ -1,8 +1,9 @@
 """AMRB: Astrocytic Memory Replay Backpropagation (spec §1.3; cf. Memformer's MRBP).
 
 1. Forward over segments 1..T-1 without a graph, keeping only the states entering each
-   segment (memory mem_t and readout features) and the RNG state before each segment. The
-   last block computes only the memory rows there when nothing reads the token rows.
+   segment (memory mem_t and readout features) and the RNG state before each segment. (As
+   in every driver, the last block computes only the memory rows when nothing reads the
+   token rows: ``SegmentClassifier.step``.)
 2. Segment T with a graph, then the head and the loss; ``loss.backward()`` gives the head's
    parameter gradients and dL/d(state entering T).
 3. For t = T-1 .. 1: restore segment t's RNG state (dropout replays identically), recompute
@@ -62,7 +63,7 @@ def amrb_backward(net: SegmentClassifier, tokens: Tensor, labels: Tensor,
         for t in range(n_seg - 1):
             entering.append(state)
             rng.append(_get_rng(device))
-            state = net.step(plan, t, state, memory_only=True)
+            state = net.step(plan, t, state)
     with torch.enable_grad():  # also when called under no_grad
         # Last segment, head and loss with a graph.
         inputs = net.initial_state(plan) if n_seg == 1 else _leaf(state)

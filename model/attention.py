@@ -53,11 +53,18 @@ def linear_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None
     if mask is not None:
         keep = rearrange(mask, "b n -> b 1 n 1").to(k.dtype)
         k, v = k * keep, v * keep
-    kv = torch.einsum("bhnd,bhne->bhde", k, v)  # phi(K)^T V  [B, H, d_k, d_v]
+    kv = k.transpose(-2, -1) @ v  # phi(K)^T V  [B, H, d_k, d_v]
     z = k.sum(dim=2)  # sum_t phi(k_t)  [B, H, d_k]
-    num = torch.einsum("bhnd,bhde->bhne", q, kv)
-    den = torch.einsum("bhnd,bhd->bhn", q, z).unsqueeze(-1)
-    return num / _guard(den)
+    return _read(q, kv, z)
+
+
+def _read(q: Tensor, h: Tensor, z: Tensor) -> Tensor:
+    """phi(q) h / (phi(q) . z) for every query: q [B, H, N, d_k], h [B, H, d_k, d_v],
+    z [B, H, d_k] -> [B, H, N, d_v]. Numerator and normaliser come from one product
+    (z is appended to h as an extra column); matmul, not einsum, which copies its operands
+    into another layout on a CPU."""
+    both = q @ torch.cat([h, z.unsqueeze(-1)], dim=-1)  # [B, H, N, d_v + 1]
+    return both[..., :-1] / _guard(both[..., -1:])
 
 
 def process_kernel(mask: Tensor | None, n: int, d_k: int, decay: Tensor,
@@ -101,7 +108,8 @@ def astromorphic_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None 
     write = k  # phi(K)
     if decay is not None:
         # H_neuron + H_astro = (1/m)(phi(K) + phi(R))^T V: one product instead of two.
-        r = feature_map(process_kernel(mask, n, d_k, decay, k.dtype))
+        # R lies in (0, 1], where phi(R) = elu(R) + 1 = R + 1.
+        r = process_kernel(mask, n, d_k, decay, k.dtype) + 1.0
         if mask is not None:
             r = r * keep
         write = k + r
@@ -111,10 +119,9 @@ def astromorphic_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None 
         n_keys = (mask.sum(dim=-1).to(k.dtype) if mask is not None
                   else torch.full((b,), float(n), dtype=k.dtype, device=k.device))
         m = rearrange(n_keys, "b -> b 1 1").pow(1.0 - alpha).unsqueeze(-1)  # [B, 1|H, 1, 1]
-    hebb = torch.einsum("bhnd,bhne->bhde", write, v) / m  # H_neuron + H_astro  [B, H, d_k, d_v]
+    hebb = (write.transpose(-2, -1) @ v) / m  # H_neuron + H_astro  [B, H, d_k, d_v]
     g = k.sum(dim=2).pow(alpha)  # presynaptic state g  [B, H, d_k]
-    c = torch.einsum("bhnd,bhd->bhn", q, g).unsqueeze(-1)  # C = phi(Q) g^T  [B, H, N, 1]
-    return torch.einsum("bhnd,bhde->bhne", q, hebb) / _guard(c)  # diag(P) phi(Q) H
+    return _read(q, hebb, g)  # diag(P) phi(Q) H with C = phi(Q) g^T, P = 1 / C
 
 
 def _inverse_softplus(x: Tensor) -> Tensor:
@@ -153,16 +160,18 @@ class MultiHeadAttention(nn.Module):
         With ``n_queries``, only the first n_queries rows are queried (keys and values still
         come from all N rows) and the output is [B, n_queries, D].
         """
+        # Per-head tensors are made contiguous once: element-wise kernels (phi) and matrix
+        # products on the strided per-head views are several times slower on a CPU.
         if n_queries is None:
             q, k, v = rearrange(self.qkv(x), "b n (three h d) -> three b h n d",
-                                three=3, h=self.n_heads)
+                                three=3, h=self.n_heads).contiguous()
         else:
             d = x.shape[-1]
             w, b = self.qkv.weight, self.qkv.bias
             q = rearrange(F.linear(x[:, :n_queries], w[:d], b[:d]), "b n (h e) -> b h n e",
-                          h=self.n_heads)
+                          h=self.n_heads).contiguous()
             k, v = rearrange(F.linear(x, w[d:], b[d:]), "b n (two h e) -> two b h n e",
-                             two=2, h=self.n_heads)
+                             two=2, h=self.n_heads).contiguous()
         if self.kind == "softmax":
             y = softmax_attention(q, k, v, mask)
         elif self.kind == "linear":

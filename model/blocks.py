@@ -10,6 +10,7 @@ residual connection, shared by all three attentions so that comparisons stay fai
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -19,9 +20,14 @@ from model.attention import MultiHeadAttention
 from model.config import ModelConfig
 
 
+@functools.lru_cache(maxsize=32)
 def sinusoidal_positions(n: int, d: int, *, dtype: torch.dtype,
                          device: torch.device | str) -> Tensor:
-    """Fixed sine/cosine position encoding [n, d] (Vaswani et al. 2017); positions 0..n-1."""
+    """Fixed sine/cosine position encoding [n, d] (Vaswani et al. 2017); positions 0..n-1.
+
+    Cached per (n, d, dtype, device): every segment reuses one table, so the result must
+    not be modified in place.
+    """
     pos = torch.arange(n, device=device, dtype=torch.float64)[:, None]
     freq = torch.exp(torch.arange(0, d, 2, device=device, dtype=torch.float64)
                      * (-math.log(10000.0) / d))
@@ -64,28 +70,18 @@ class Block(nn.Module):
                 n_rows: int | None = None) -> Tensor:
         """x: [B, N, D] -> [B, N, D], or [B, n_rows, D]: only the first n_rows outputs.
 
-        With n_rows (used by AMRB's no-grad pass, which needs only the memory rows of the
-        last block), keys and values still come from all rows, and dropout masks are drawn
-        at full size and cut, so that the random stream and the kept rows' masks are exactly
-        those of the full computation.
+        With n_rows (the last block, when only the memory rows are read), keys and values
+        still come from all rows; the queries, the FFN and the dropout masks cover the kept
+        rows only.
         """
         if self.post_norm:
             if n_rows is None:
                 x = self.norm1(x + self.drop(self.attn(x, mask)))
                 return self.norm2(x + self.drop(self.ffn(x)))
-            full = x.shape
-            x = self.norm1(x[:, :n_rows] + self._drop_rows(self.attn(x, mask, n_rows), full))
-            return self.norm2(x + self._drop_rows(self.ffn(x), full))
+            x = self.norm1(x[:, :n_rows] + self.drop(self.attn(x, mask, n_rows)))
+            return self.norm2(x + self.drop(self.ffn(x)))
         if n_rows is None:
             x = x + self.drop(self.attn(self.norm1(x), mask))
-            return x + self.drop(self.ffn(self.norm2(x)))
-        full = x.shape
-        x = x[:, :n_rows] + self._drop_rows(self.attn(self.norm1(x), mask, n_rows), full)
-        return x + self._drop_rows(self.ffn(self.norm2(x)), full)
-
-    def _drop_rows(self, y: Tensor, full: torch.Size) -> Tensor:
-        """Dropout of the first rows of a [full]-shaped tensor, applied to y: [B, n, D]."""
-        if not self.training or self.drop.p == 0.0:
-            return y
-        keep = self.drop(torch.ones(full, dtype=y.dtype, device=y.device))  # 0 or 1/(1-p)
-        return y * keep[:, : y.shape[1]]
+        else:
+            x = x[:, :n_rows] + self.drop(self.attn(self.norm1(x), mask, n_rows))
+        return x + self.drop(self.ffn(self.norm2(x)))

@@ -93,11 +93,12 @@ class SegmentClassifier(nn.Module):
             h = block(h, key_mask, last_rows if i == len(self.blocks) - 1 else None)
         return h
 
-    def step(self, plan: SegmentPlan, t: int, state: State, memory_only: bool = False) -> State:
+    def step(self, plan: SegmentPlan, t: int, state: State, memory_only: bool = True) -> State:
         """Segment t: mem_{t+1} = RF-compressed memory output; features of final segments.
 
-        memory_only (AMRB's no-grad pass): skip the last block's token rows when nothing
-        needs them (readout 'memory', or no sample ends at t); same results otherwise.
+        memory_only (default, every driver): skip the last block's token rows when nothing
+        needs them (readout 'memory', or no sample ends at t); same results and gradients
+        otherwise (False computes them anyway, for tests).
         """
         mem, feat = state
         m = mem.shape[1]

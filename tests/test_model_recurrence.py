@@ -40,7 +40,7 @@ def test_scalar_rf_matches_json_schedule(retention, rf_t):
     assert plan.n_segments.tolist() == [5, 3, 1]
     state = net.initial_state(plan)
     for t in range(plan.num_segments):
-        h = net.encode_segment(plan, t, state[0])
+        h = net.encode_segment(plan, t, state[0], last_rows=3)  # as step: memory rows
         new_mem, _ = net.step(plan, t, state)
         for b, t_b in enumerate(plan.n_segments.tolist()):
             if t < t_b:
@@ -59,7 +59,7 @@ def test_rf_mode_none_hands_on_the_chosen_memory_rows(retention, handoff, norm):
     plan = net.plan(tokens, None)
     state = net.initial_state(plan)
     for t in range(3):
-        h = net.encode_segment(plan, t, state[0])
+        h = net.encode_segment(plan, t, state[0], last_rows=3)  # as step: memory rows
         state = net.step(plan, t, state)
         expected = h[:, :3]
         if handoff == "normed" and norm == "pre":
