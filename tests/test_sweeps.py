@@ -255,3 +255,13 @@ def test_sweep_axis_labels_name_the_parameter_and_its_unit_not_the_config_path()
     assert sweep_plots.axis_label(table, "constants.tau_pl") == (
         "long-term process time constant τ_pl (s)")
     assert sweep_plots.axis_label(table, "network.n_pre") == "presynaptic neurons"
+
+
+def test_every_sweep_status_has_a_plot_marker():
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
+    import sweep_analysis
+    import sweep_plots
+
+    assert set(sweep_analysis.STATUSES) <= set(sweep_plots._MARK)

@@ -73,8 +73,8 @@ def axis_label(table: pd.DataFrame, param: str) -> str:
 from distill.io import atomic_write  # noqa: E402
 from distill.macro_models import FittedCurve  # noqa: E402
 
-_MARK = {"ok": "o", "weakly saturated": "s", "not saturated": "x", "no rise": "x",
-         "no eligible model": "x", "failed": "x"}
+_MARK = {"ok": "o", "poor fit": "d", "weakly saturated": "s", "not saturated": "x",
+         "no rise": "x", "no eligible model": "x", "failed": "x"}
 
 
 # --- plots ----------------------------------------------------------------------------------
