@@ -20,11 +20,14 @@ import time
 from pathlib import Path
 
 import torch
+import yaml
 from scipy.stats import binomtest
 
 from lra.listops_generator import ListOpsSettings, generate_listops_release
 from lra.majority import MajoritySettings, generate_majority_release
 from lra.recall import RecallSettings, generate_recall_release
+from model.config import needs_retention
+from model.presets import resolved_settings
 from model.retention import write_retention_json
 from train.loop import train_run
 from train.spec import RunSpec
@@ -75,8 +78,17 @@ def main() -> None:
     p.add_argument("--readout", default="memory")
     p.add_argument("--astro-m", default="1", help="rmaat write scale m ('auto': the "
                    "length-aware default m = n^(1 - alpha))")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="extra model fields for every variant, e.g. use_astro=false alpha=1 "
+                   "memory_handoff=residual (values parsed as YAML)")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args()
+    extra_fields = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            p.error(f"--set expects KEY=VALUE, got {item!r}")
+        extra_fields[key] = yaml.safe_load(value)
     torch.set_num_threads(1)
     scratch = Path(tempfile.mkdtemp(prefix="probe_claims_"))
     if args.task == "recall":
@@ -106,12 +118,12 @@ def main() -> None:
         for seed in args.seeds:
             model = {"d_model": args.d_model, "n_layers": args.layers, "n_heads": args.heads,
                      "num_mem_tokens": args.mem, "dropout": 0.0,
-                     "segment_len": args.segment, **extra}
+                     "segment_len": args.segment, **extra, **extra_fields}
             if args.astro_m != "auto":
                 model["astro_m"] = float(args.astro_m)
             if preset != "transformer":
                 model["readout"] = args.readout
-                if extra.get("rf_mode", "scalar") != "none" and preset == "rmaat":
+                if needs_retention(resolved_settings(preset, model)):
                     model["retention"] = str(retention)
             spec = RunSpec(task=args.task, preset=preset, seed=seed, variant=name,
                            data_root=str(root), cache_dir=str(scratch / "cache"),

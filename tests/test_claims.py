@@ -77,7 +77,15 @@ def test_numbers_recompute_from_metrics(runs):
     from scipy.stats import ttest_rel
 
     assert table["p_value"] == pytest.approx(ttest_rel(good, base, alternative="greater").pvalue)
-    assert f"good {100 * good.mean():.1f} ± {100 * good.std(ddof=1):.1f}" in table["ours"]
+    assert (f"good {100 * good.mean():.1f} ± {100 * good.std(ddof=1):.1f} (n=4)"
+            in table["ours"])
+
+
+def test_one_run_has_no_spread(runs):
+    one = [r for r in runs if r["seed"] == 0]
+    ours = claims_table(one, [claim("up", "better", ["good", "base"])]).iloc[0]["ours"]
+    good = next(r["test_acc"] for r in one if r["variant"] == "good")
+    assert f"good {100 * good:.1f} (1 run)" in ours and "±" not in ours
 
 
 def test_ordering_needs_every_pair(runs):

@@ -53,7 +53,8 @@ def test_settings_merge_experiment_then_task_then_variant(config):
     assert rmaat.model["retention"] == "results/retention/baseline.json"
     assert run_spec(config, "majority", "rmaat_slow_ltp", 0).model["retention"] == (
         "results/retention/slow_ltp.json")
-    assert rmaat.epochs == 5 and rmaat.model["segment_len"] == 16
+    assert rmaat.epochs == 15 and rmaat.model["segment_len"] == 16  # recall's own epochs
+    assert run_spec(config, "majority", "rmaat", 0).epochs == 5
     assert "threads" not in rmaat.to_dict()
     assert rmaat.model["readout"] == "memory"
     assert "readout" not in run_spec(config, "recall", "transformer", 0).model

@@ -170,9 +170,13 @@ def compare(pairs: list[tuple[dict, dict]], two_sided: bool = False) -> dict[str
 
 
 def _acc_summary(runs: list[dict], name: str) -> str:
+    """'name mean ± std (n=k)' of test accuracy in %; one run has no spread to show."""
     acc = np.array([r["test_acc"] for r in runs]) * 100
-    std = acc.std(ddof=1) if len(acc) > 1 else 0.0
-    return f"{name} {acc.mean():.1f} ± {std:.1f}"
+    if len(acc) == 0:
+        return f"{name} (no runs)"
+    if len(acc) == 1:
+        return f"{name} {acc[0]:.1f} (1 run)"
+    return f"{name} {acc.mean():.1f} ± {acc.std(ddof=1):.1f} (n={len(acc)})"
 
 
 def _better_or_differs(index: dict, claim: dict) -> dict[str, Any]:
