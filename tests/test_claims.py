@@ -139,6 +139,7 @@ def test_bad_claims_named():
 def test_files_and_cli(runs, tmp_path):
     paths = []
     for r in runs:
+        r = {**r, "data_note": "generated recall (not LRA)"}
         p = tmp_path / "runs" / r["task"] / r["variant"] / f"seed{r['seed']}" / "metrics.json"
         p.parent.mkdir(parents=True)
         p.write_text(json.dumps(r))
@@ -147,7 +148,10 @@ def test_files_and_cli(runs, tmp_path):
     files = write_claims(paths, claims, tmp_path / "out")
     assert pd.read_csv(files["csv"]).loc[0, "verdict"] == "reproduced"
     assert "**reproduced**" in files["md"].read_text()
-    assert "classify from" not in files["md"].read_text()  # no recurrent preset in these runs
+    md = files["md"].read_text()
+    assert "classify from" not in md  # no recurrent preset in these runs
+    assert "| up | x | recall |" in md  # the tasks column
+    assert "Data: recall: generated recall (not LRA)." in md
     cfile = tmp_path / "claims.json"
     cfile.write_text(json.dumps(claims))
     assert train_main(["claims", "--metrics", *map(str, paths), "--claims", str(cfile),

@@ -332,19 +332,29 @@ def readout_note(runs: list[dict[str, Any]]) -> str:
     return f"Recurrent models classify from: {', '.join(readouts)} (readout)."
 
 
+def data_note(runs: list[dict[str, Any]]) -> str:
+    """What data each task is (the runs' ``data_note``, which says "not LRA" for generated
+    tasks), for the note under the table."""
+    notes = {r["task"]: r.get("data_note") or r.get("task_title") or r["task"]
+             for r in sorted(runs, key=lambda r: r["task"])}
+    return "Data: " + "; ".join(f"{task}: {note}" for task, note in notes.items()) + "."
+
+
 def claims_markdown(table: pd.DataFrame, claims: list[dict[str, Any]],
-                    readout: str = "") -> str:
-    """The scorecard as a markdown table plus how to read it (``readout``: readout_note)."""
+                    readout: str = "", data: str = "") -> str:
+    """The scorecard as a markdown table plus how to read it (``readout``: readout_note,
+    ``data``: data_note)."""
     tests = {c["id"]: c["test"] for c in claims}
-    lines = ["| claim | paper | ours | n | effect [95 % CI] | p | verdict |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| claim | paper | tasks | ours | n | effect [95 % CI] | p | verdict |",
+             "|---|---|---|---|---|---|---|---|"]
     for _, r in table.iterrows():
         pct = tests.get(r["id"]) in ("better", "differs", "equal")
         effect = _fmt(r["effect"], pct)
         ci = ("" if math.isnan(r["ci_low"]) else
               f" [{_fmt(r['ci_low'], pct)}, {_fmt(r['ci_high'], pct)}]")
         p = "—" if math.isnan(r["p_value"]) else f"{r['p_value']:.2g}"
-        lines.append(f"| {r['claim']} | {r['paper']} | {r['ours']} | {r['n']} | {effect}{ci} "
+        lines.append(f"| {r['claim']} | {r['paper']} | {r['tasks']} | {r['ours']} | {r['n']} "
+                     f"| {effect}{ci} "
                      f"| {p} | **{r['verdict']}** |")
     lines += ["", f"Accuracy effects in percentage points (first variant minus second); "
                   f"ratios for speed and memory. A claim is *reproduced* only when the "
@@ -353,6 +363,8 @@ def claims_markdown(table: pd.DataFrame, claims: list[dict[str, Any]],
                   f"per-example predictions are stored); *contradicted* when the opposite "
                   f"sign is significant; otherwise *inconclusive* at this scale. n: paired "
                   f"(task, seed) runs. {readout}".rstrip(), ""]
+    if data:
+        lines += [data, ""]
     lines += [f"- {r['claim']}: {r['test']}" + (f". {r['note']}" if r["note"] else "")
               for _, r in table.iterrows()]
     return "\n".join(lines) + "\n"
@@ -374,5 +386,5 @@ def write_claims(metric_paths: Sequence[str | Path], claims: list[dict[str, Any]
     files = {"csv": out / "claims.csv", "md": out / "claims.md"}
     _atomic(files["csv"], lambda p: table.to_csv(p, index=False))
     _atomic(files["md"], lambda p: Path(p).write_text(
-        claims_markdown(table, claims, readout_note(runs))))
+        claims_markdown(table, claims, readout_note(runs), data_note(runs))))
     return files
