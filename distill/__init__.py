@@ -1,5 +1,5 @@
 """distill: fit saturating macro models to the simulated LTP readout p^l(t) and turn the
-selected fit into memory retention factor schedules RF(t, T) (RMAAT spec §1–3).
+selected fit into memory retention factor schedules RF(t, T) (docs/design.md §3, §4).
 
 Public surface::
 

@@ -1,4 +1,4 @@
-"""Saturating macro-model candidates for the long-term astrocytic process p^l(t) (spec §3).
+"""Saturating macro models for the long-term astrocytic process p^l(t) (docs/design.md §3).
 
 Every candidate is a function of time t in seconds (t ≥ 0) returning p^l (dimensionless):
 

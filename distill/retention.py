@@ -1,4 +1,4 @@
-"""Memory retention factor RF(t, T) from a fitted LTP curve (spec §1.2).
+"""Memory retention factor RF(t, T) from a fitted LTP curve (docs/design.md §4.1).
 
 Segment t of a sequence of T segments gets the share of LTP growth during STP cycle t::
 

@@ -1,4 +1,4 @@
-"""RMAAT and its baselines in one shell (spec §4-6).
+"""RMAAT and its baselines in one shell (docs/design.md §5, §6, §7).
 
     from model import build_model
     net = build_model("rmaat", vocab_size=V, num_classes=C, retention="results/retention/x.json")

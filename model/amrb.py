@@ -1,4 +1,4 @@
-"""AMRB: Astrocytic Memory Replay Backpropagation (spec §1.3; cf. Memformer's MRBP).
+"""AMRB: Astrocytic Memory Replay Backpropagation (docs/design.md §6.3; cf. Memformer's MRBP).
 
 1. Forward over segments 1..T-1 without a graph, keeping only the states entering each
    segment (memory mem_t and readout features) and the RNG state before each segment. (As

@@ -1,11 +1,11 @@
-"""The three attentions of the shared shell: softmax, elu+1 linear, astromorphic (spec §4).
+"""The three attentions of the shell: softmax, elu+1 linear, astromorphic (docs/design.md §5).
 
 All functions take per-head tensors ``q, k, v`` of shape ``[B, H, N, d]`` and a key-padding
 mask ``[B, N]`` (True = real token, or None) and return ``[B, H, N, d]``. Attention is
 non-causal. Padded keys never contribute; outputs at padded query positions are defined
 (finite) but meaningless and are ignored downstream.
 
-Astromorphic attention, per head, with phi = elu + 1 (spec §4)::
+Astromorphic attention, per head, with phi = elu + 1 (docs/design.md §5)::
 
     write: H_neuron = (1/m) phi(K)^T V        Hebbian weight            [d_k, d_v]
            H_astro  = (1/m) phi(R)^T V        positional astrocyte term [d_k, d_v]

@@ -4,7 +4,7 @@
 ``norm="post"`` (original Transformer / BERT, as in the BERT-based RMT):
 LN(x + Drop(Attn(x))), then LN(x + Drop(FFN(x))).
 
-The residual ``+ X`` of astromorphic attention (spec §4, L = ... + X) is this block's
+The residual ``+ X`` of astromorphic attention (docs/design.md §5, L = ... + X) is this block's
 residual connection, shared by all three attentions so that comparisons stay fair.
 """
 

@@ -1,4 +1,4 @@
-"""Model configuration: one dataclass shared by every preset (spec §6, "one shell").
+"""Model configuration: one dataclass shared by every preset (docs/design.md §7, "one shell").
 
 Every ablation is a named field. Presets (``model/presets.py``) only change defaults; the
 values are checked in :meth:`ModelConfig.validate`, which raises ``ValueError`` naming the
@@ -37,7 +37,7 @@ class ModelConfig:
     d_ff: int | None = None  # FFN hidden width; None -> 4 * d_model
     dropout: float = 0.1  # dropout on embeddings, attention output, FFN and head
     attention: str = "astromorphic"  # one of ATTENTIONS
-    # --- segment recurrence (spec §5) ---
+    # --- segment recurrence (docs/design.md §6) ---
     recurrent: bool = True  # False: the whole sequence is one segment, no memory
     segment_len: int = 256  # N_seg, tokens per segment
     num_mem_tokens: int = 8  # M, memory tokens prepended to each segment
@@ -49,7 +49,7 @@ class ModelConfig:
     retention: str | None = None  # path of the retention JSON written by `distill`
     readout: str = "memory"  # classifier input, one of READOUTS
     dual_encoder: bool = False  # LRA Retrieval: inputs [B, 2, L], head on [u, v, u*v, u-v]
-    # --- astromorphic attention (spec §4) ---
+    # --- astromorphic attention (docs/design.md §5) ---
     alpha: float = 0.25  # exponent of the presynaptic state g = (sum_t phi(k_t))^alpha
     learn_alpha: bool = False  # make alpha a learnable per-head parameter (special group)
     astro_m: float | None = None  # scale m of the write; None -> n^(1 - alpha), n = real keys

@@ -1,4 +1,4 @@
-"""The shared shell: embedding, blocks, memory recurrence, readout and head (spec §5, §6).
+"""The shared shell: embedding, blocks, memory recurrence, readout and head (docs/design.md §6, §7).
 
 Every preset is this one module with a different :class:`ModelConfig`. Its computation is
 split into the pieces that the training drivers (``model.drivers``, ``model.amrb``) need:

@@ -1,4 +1,4 @@
-"""The six models of the paper's iso-architecture comparison (spec §6), one shell each.
+"""The six models of the paper's iso-architecture comparison (docs/design.md §7), one shell each.
 
 | name               | attention    | recurrence               | training |
 |--------------------|--------------|--------------------------|----------|

@@ -1,4 +1,4 @@
-"""From a padded token batch to a plan of segments (spec §5), and the RF table.
+"""From a padded token batch to a plan of segments (docs/design.md §6), and the RF table.
 
 Padding rule (project decision). A sample's result must depend only on its real tokens, in
 order. So the input is first *compacted*: tokens whose mask is False are dropped and the real

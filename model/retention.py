@@ -1,4 +1,4 @@
-"""Memory Retention Factor RF(t, T): reading the schedule JSON and compressing memory (spec §1).
+"""Memory retention factor RF(t, T): the schedule JSON and memory compression (docs/design.md §4).
 
 The `distill` stage writes ``results/retention/{condition}.json``::
 

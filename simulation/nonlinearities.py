@@ -14,7 +14,7 @@ KINDS = {
     "relu": "({z})*int(({z}) > 0)",
 }
 
-#: The five nonlinearities of the rate model (spec section 2).
+#: The five nonlinearities of the rate model (docs/design.md §2.1).
 NAMES = ("phi", "g", "theta", "psi", "kappa")
 
 

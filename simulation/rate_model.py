@@ -1,4 +1,4 @@
-"""Rate-based neuron–astrocyte network (Kozachkov type; RMAAT spec section 2) in Brian2.
+"""Rate-based neuron–astrocyte network (Kozachkov type; docs/design.md §2.1) in Brian2.
 
 State: neuron rates x_i; per synapse i->j the synaptic state s_ij, the short-term astrocytic
 process p^s_ij and the long-term process p^l_ij::
@@ -14,7 +14,7 @@ presynaptic neurons. The readout is the mean p^l over synapses at cycle boundari
 
 Brian2 layout. All per-synapse state lives in one ``NeuronGroup`` (``syn``, one element per
 synapse), not in a ``Synapses`` object, because ``Synapses`` whose source and target are
-both ``Synapses`` silently get no connections on the Cython target (shared/spec/brian2.md).
+both ``Synapses`` silently get no connections on the Cython target (docs/design.md §2.2).
 Three ``Synapses`` objects route rates and currents with summed variables:
 
 - ``to_syn``: neuron -> syn, gives each synapse its pre and post rate (x_i, x_j);

@@ -1,4 +1,4 @@
-"""Spiking tripartite synapse with closed-loop gliotransmission (second LTP route, spec §2).
+"""Spiking tripartite synapse, closed-loop gliotransmission (second LTP route, docs/design.md §2.3).
 
 After the Brian2 neuron–glia examples of
 
@@ -23,7 +23,7 @@ the same readout CSV as the rate model so that ``distill`` fits it unchanged.
 
 Brian2 layout: presynaptic "neurons", synapses and astrocytes are three ``NeuronGroup``\\ s of
 N elements (Synapses between two Synapses objects silently get no connections on the Cython
-target, shared/spec/brian2.md); one-to-one ``Synapses`` carry spikes (``spikes``), glutamate
+target, docs/design.md §2.2); one-to-one ``Synapses`` carry spikes (``spikes``), glutamate
 (``glu``, summed Y_S) and gliotransmitter (``glio``, summed G_A). Every parameter is a shared
 constant of its group, not a literal in the code, so one compiled C++ standalone project
 serves every parameter set of the same structure (values are passed with ``run_args``, see
