@@ -126,7 +126,7 @@ def _preprocess(args: argparse.Namespace) -> dict:
 
 
 def _inspect(args: argparse.Namespace) -> dict:
-    from .report import inspect_task
+    from .inspect import inspect_task
 
     spec = get_task(args.task)
     splits = load_splits(args.task, args.root, args.cache, args.level, progress=_progress(args),
