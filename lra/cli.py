@@ -18,7 +18,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import version
 from pathlib import Path
 
@@ -32,66 +32,56 @@ def _progress(args: argparse.Namespace) -> bool:
 LEVEL_CHOICES = ("easy", "intermediate", "hard")
 
 
+def _timed(write: Callable[[], dict], count: int, unit: str, rate_digits: int | None) -> dict:
+    """Run `write` (returns where it wrote) and add the count of `unit`s it made, the seconds
+    it took and, unless rate_digits is None, the `unit`s per second (rounded to that many
+    digits): the JSON summary of a generate command."""
+    start = time.perf_counter()
+    summary = write()
+    seconds = time.perf_counter() - start
+    summary.update({unit: count, "seconds": round(seconds, 2)})
+    if rate_digits is not None:
+        summary[f"{unit}_per_s"] = round(count / seconds, rate_digits)
+    return summary
+
+
+def _files(paths: dict[str, Path]) -> dict:
+    return {"files": {k: str(v) for k, v in paths.items()}}
+
+
 def _generate_listops(args: argparse.Namespace) -> dict:
     from .listops_generator import ListOpsSettings, generate_listops_release
 
     settings = ListOpsSettings(
-        n_train=args.train,
-        n_val=args.val,
-        n_test=args.test,
-        min_length=args.min_len,
-        max_length=args.max_len,
-        max_depth=args.max_depth,
-        max_args=args.max_args,
+        n_train=args.train, n_val=args.val, n_test=args.test, min_length=args.min_len,
+        max_length=args.max_len, max_depth=args.max_depth, max_args=args.max_args,
         seed=args.seed,
     )
-    start = time.perf_counter()
-    paths = generate_listops_release(args.out, settings, progress=_progress(args))
-    seconds = time.perf_counter() - start
-    total = args.train + args.val + args.test
-    return {
-        "files": {k: str(v) for k, v in paths.items()},
-        "examples": total,
-        "seconds": round(seconds, 2),
-        "examples_per_s": round(total / seconds, 1),
-    }
+    return _timed(lambda: _files(generate_listops_release(args.out, settings,
+                                                          progress=_progress(args))),
+                  args.train + args.val + args.test, "examples", rate_digits=1)
 
 
 def _generate_tokens(args: argparse.Namespace) -> dict:
     """A generated token task (recall, majority) from the registry's generator."""
     task = GENERATED[args.kind]
     settings = task.settings(**{o.field: getattr(args, o.field) for o in task.all_options()})
-    start = time.perf_counter()
-    paths = task.write_release(args.out, settings)
-    return {
-        "files": {k: str(v) for k, v in paths.items()},
-        "examples": settings.n_train + settings.n_val + settings.n_test,
-        "seconds": round(time.perf_counter() - start, 2),
-    }
+    return _timed(lambda: _files(task.write_release(args.out, settings)),
+                  settings.n_train + settings.n_val + settings.n_test, "examples",
+                  rate_digits=None)
 
 
 def _generate_pathfinder(args: argparse.Namespace) -> dict:
     from .pathfinder_release import generate_pathfinder_release
 
-    start = time.perf_counter()
-    folder = generate_pathfinder_release(
-        args.out,
-        resolution=args.resolution,
-        level=args.level,
-        n_images=args.n,
-        workers=args.workers,
-        seed=args.seed,
-        per_shard=args.per_shard,
-        save_truth=args.save_truth,
-        progress=_progress(args),
-    )
-    seconds = time.perf_counter() - start
-    return {
-        "folder": str(folder),
-        "images": args.n,
-        "seconds": round(seconds, 2),
-        "images_per_s": round(args.n / seconds, 2),
-    }
+    def write() -> dict:
+        folder = generate_pathfinder_release(
+            args.out, resolution=args.resolution, level=args.level, n_images=args.n,
+            workers=args.workers, seed=args.seed, per_shard=args.per_shard,
+            save_truth=args.save_truth, progress=_progress(args))
+        return {"folder": str(folder)}
+
+    return _timed(write, args.n, "images", rate_digits=2)
 
 
 def _preprocess(args: argparse.Namespace) -> dict:
