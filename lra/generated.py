@@ -176,23 +176,23 @@ class GeneratedTokenTask:
                 if (line_no == 1 and line == HEADER) or not line:
                     continue
                 where = f"line {line_no}"
-                fields_ = line.split("\t")
-                if len(fields_) != 2:
+                cols = line.split("\t")
+                if len(cols) != 2:
                     raise DataFormatError(path, where,
-                                          f"expected 2 tab-separated fields, got {len(fields_)}")
+                                          f"expected 2 tab-separated fields, got {len(cols)}")
                 try:
-                    label = int(fields_[1])
+                    label = int(cols[1])
                 except ValueError:
                     raise DataFormatError(path, where,
-                                          f"target {fields_[1]!r} is not an integer") from None
+                                          f"target {cols[1]!r} is not an integer") from None
                 if not 0 <= label < self.num_classes:
                     raise DataFormatError(path, where,
                                           f"label {label} outside 0..{self.num_classes - 1}")
-                n_words = len(fields_[0].split())
+                n_words = len(cols[0].split())
                 if n_words > self.max_tokens:
                     raise DataFormatError(path, where,
                                           f"{n_words} tokens exceed {self.max_tokens}")
-                ids.append(self.encode(fields_[0], path, line_no))
+                ids.append(self.encode(cols[0], path, line_no))
                 labels.append(label)
         if not labels:
             raise DataFormatError(path, "line 2", "the split holds no examples")

@@ -87,6 +87,13 @@ class TaskSpec:
     class_names: tuple[str, ...] | None = field(default=None, repr=False, compare=False)
     generator: GeneratedTokenTask | None = field(default=None, repr=False, compare=False)
 
+    def __post_init__(self) -> None:
+        if self.files is None or self.read is None:
+            raise ValueError(f"task {self.name!r}: a registry entry needs files and read")
+        if (self.decode is None) == (self.image_side is None):
+            raise ValueError(f"task {self.name!r}: give decode (token tasks) or image_side "
+                             f"(image tasks), not both or neither")
+
     @property
     def display_name(self) -> str:
         """Title for reports, marked "(not LRA)" where it is not an LRA task."""

@@ -101,3 +101,13 @@ def test_strict_tokens_recheck_covers_both_listops_tasks():
     assert get_task("listops").unknown_id == get_task("listops_long").unknown_id == 1
     assert all(spec.unknown_id is None for name, spec in TASKS.items()
                if name not in ("listops", "listops_long"))
+
+
+def test_an_entry_without_a_reader_or_a_rendering_is_refused():
+    from lra.tasks import TaskSpec
+
+    text = get_task("text")
+    with pytest.raises(ValueError, match="needs files and read"):
+        TaskSpec("new", "New", 8, 8, 2, 4, decode=text.decode)
+    with pytest.raises(ValueError, match="not both or neither"):
+        TaskSpec("new", "New", 8, 8, 2, 4, files=text.files, read=text.read)
