@@ -28,10 +28,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from lra.inspect import write_image_grid
 from lra.listops_generator import ListOpsSettings, generate_listops
 from lra.pathfinder import read_pathfinder
 from lra.pathfinder_release import generate_pathfinder_release
-from lra.report import write_image_grid
 from lra.tasks import get_task
 
 

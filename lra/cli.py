@@ -18,11 +18,11 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import version
 from pathlib import Path
 
-from .tasks import TASKS, get_task, load_splits
+from .tasks import GENERATED, TASKS, get_task, load_splits
 
 
 def _progress(args: argparse.Namespace) -> bool:
@@ -32,87 +32,56 @@ def _progress(args: argparse.Namespace) -> bool:
 LEVEL_CHOICES = ("easy", "intermediate", "hard")
 
 
+def _timed(write: Callable[[], dict], count: int, unit: str, rate_digits: int | None) -> dict:
+    """Run `write` (returns where it wrote) and add the count of `unit`s it made, the seconds
+    it took and, unless rate_digits is None, the `unit`s per second (rounded to that many
+    digits): the JSON summary of a generate command."""
+    start = time.perf_counter()
+    summary = write()
+    seconds = time.perf_counter() - start
+    summary.update({unit: count, "seconds": round(seconds, 2)})
+    if rate_digits is not None:
+        summary[f"{unit}_per_s"] = round(count / seconds, rate_digits)
+    return summary
+
+
+def _files(paths: dict[str, Path]) -> dict:
+    return {"files": {k: str(v) for k, v in paths.items()}}
+
+
 def _generate_listops(args: argparse.Namespace) -> dict:
     from .listops_generator import ListOpsSettings, generate_listops_release
 
     settings = ListOpsSettings(
-        n_train=args.train,
-        n_val=args.val,
-        n_test=args.test,
-        min_length=args.min_len,
-        max_length=args.max_len,
-        max_depth=args.max_depth,
-        max_args=args.max_args,
+        n_train=args.train, n_val=args.val, n_test=args.test, min_length=args.min_len,
+        max_length=args.max_len, max_depth=args.max_depth, max_args=args.max_args,
         seed=args.seed,
     )
-    start = time.perf_counter()
-    paths = generate_listops_release(args.out, settings, progress=_progress(args))
-    seconds = time.perf_counter() - start
-    total = args.train + args.val + args.test
-    return {
-        "files": {k: str(v) for k, v in paths.items()},
-        "examples": total,
-        "seconds": round(seconds, 2),
-        "examples_per_s": round(total / seconds, 1),
-    }
+    return _timed(lambda: _files(generate_listops_release(args.out, settings,
+                                                          progress=_progress(args))),
+                  args.train + args.val + args.test, "examples", rate_digits=1)
 
 
-def _generate_majority(args: argparse.Namespace) -> dict:
-    from .majority import MajoritySettings, generate_majority_release
-
-    settings = MajoritySettings(
-        n_train=args.train, n_val=args.val, n_test=args.test, length=args.length,
-        n_votes=args.votes, n_classes=args.classes, n_filler=args.filler, seed=args.seed,
-    )
-    start = time.perf_counter()
-    paths = generate_majority_release(args.out, settings)
-    return {
-        "files": {k: str(v) for k, v in paths.items()},
-        "examples": args.train + args.val + args.test,
-        "seconds": round(time.perf_counter() - start, 2),
-    }
-
-
-def _generate_recall(args: argparse.Namespace) -> dict:
-    from .recall import RecallSettings, generate_recall_release
-
-    settings = RecallSettings(
-        n_train=args.train, n_val=args.val, n_test=args.test, length=args.length,
-        n_pairs=args.pairs, n_keys=args.keys, n_values=args.values, n_filler=args.filler,
-        seed=args.seed,
-    )
-    start = time.perf_counter()
-    paths = generate_recall_release(args.out, settings)
-    seconds = time.perf_counter() - start
-    return {
-        "files": {k: str(v) for k, v in paths.items()},
-        "examples": args.train + args.val + args.test,
-        "seconds": round(seconds, 2),
-    }
+def _generate_tokens(args: argparse.Namespace) -> dict:
+    """A generated token task (recall, majority) from the registry's generator."""
+    task = GENERATED[args.kind]
+    settings = task.settings(**{o.field: getattr(args, o.field) for o in task.all_options()})
+    return _timed(lambda: _files(task.write_release(args.out, settings)),
+                  settings.n_train + settings.n_val + settings.n_test, "examples",
+                  rate_digits=None)
 
 
 def _generate_pathfinder(args: argparse.Namespace) -> dict:
     from .pathfinder_release import generate_pathfinder_release
 
-    start = time.perf_counter()
-    folder = generate_pathfinder_release(
-        args.out,
-        resolution=args.resolution,
-        level=args.level,
-        n_images=args.n,
-        workers=args.workers,
-        seed=args.seed,
-        per_shard=args.per_shard,
-        save_truth=args.save_truth,
-        progress=_progress(args),
-    )
-    seconds = time.perf_counter() - start
-    return {
-        "folder": str(folder),
-        "images": args.n,
-        "seconds": round(seconds, 2),
-        "images_per_s": round(args.n / seconds, 2),
-    }
+    def write() -> dict:
+        folder = generate_pathfinder_release(
+            args.out, resolution=args.resolution, level=args.level, n_images=args.n,
+            workers=args.workers, seed=args.seed, per_shard=args.per_shard,
+            save_truth=args.save_truth, progress=_progress(args))
+        return {"folder": str(folder)}
+
+    return _timed(write, args.n, "images", rate_digits=2)
 
 
 def _preprocess(args: argparse.Namespace) -> dict:
@@ -126,7 +95,7 @@ def _preprocess(args: argparse.Namespace) -> dict:
 
 
 def _inspect(args: argparse.Namespace) -> dict:
-    from .report import inspect_task
+    from .inspect import inspect_task
 
     spec = get_task(args.task)
     splits = load_splits(args.task, args.root, args.cache, args.level, progress=_progress(args),
@@ -167,34 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     lo.add_argument("--seed", type=int, default=0, help="random seed")
     lo.set_defaults(run=_generate_listops)
 
-    rc = kinds.add_parser(
-        "recall", help="associative recall TSVs (generated task, not LRA)", parents=[quiet]
-    )
-    rc.add_argument("--out", type=Path, required=True, help="folder for recall_*.tsv")
-    rc.add_argument("--train", type=int, default=4_000, help="train examples")
-    rc.add_argument("--val", type=int, default=500, help="val examples")
-    rc.add_argument("--test", type=int, default=500, help="test examples")
-    rc.add_argument("--length", type=int, default=1_024, help="tokens per example")
-    rc.add_argument("--pairs", type=int, default=4, help="key-value pairs per example")
-    rc.add_argument("--keys", type=int, default=16, help="key alphabet size (<= 32)")
-    rc.add_argument("--values", type=int, default=4, help="value classes (<= 10)")
-    rc.add_argument("--filler", type=int, default=8, help="filler alphabet size (<= 16)")
-    rc.add_argument("--seed", type=int, default=0, help="random seed")
-    rc.set_defaults(run=_generate_recall)
-
-    mj = kinds.add_parser(
-        "majority", help="majority-vote TSVs (generated task, not LRA)", parents=[quiet]
-    )
-    mj.add_argument("--out", type=Path, required=True, help="folder for majority_*.tsv")
-    mj.add_argument("--train", type=int, default=4_000, help="train examples")
-    mj.add_argument("--val", type=int, default=500, help="val examples")
-    mj.add_argument("--test", type=int, default=500, help="test examples")
-    mj.add_argument("--length", type=int, default=1_024, help="tokens per example")
-    mj.add_argument("--votes", type=int, default=9, help="vote tokens per example")
-    mj.add_argument("--classes", type=int, default=2, help="vote classes (<= 10)")
-    mj.add_argument("--filler", type=int, default=8, help="filler alphabet size (<= 16)")
-    mj.add_argument("--seed", type=int, default=0, help="random seed")
-    mj.set_defaults(run=_generate_majority)
+    for name, task in GENERATED.items():
+        sub = kinds.add_parser(
+            name, help=f"{task.title} TSVs (generated task, not LRA)", parents=[quiet]
+        )
+        task.add_arguments(sub)
+        sub.set_defaults(run=_generate_tokens)
 
     pf = kinds.add_parser(
         "pathfinder", help="Pathfinder / Path-X images in the release layout", parents=[quiet]

@@ -19,37 +19,23 @@ the stimulation cycles). Guessing gives about 1 / n_classes; the last segment's 
 gives the answer only as often as it agrees with the majority.
 
 Files: `<root>/majority_{train,val,test}.tsv` (write with `generate_majority_release`,
-`python -m lra generate majority --out ROOT`).
+`python -m lra generate majority --out ROOT`). Writing, reading and the command line are
+the shared code of generated token tasks (`lra/generated.py`); this module holds the task's
+vocabulary, settings and example layout (`MAJORITY`).
 """
 
 from __future__ import annotations
 
-import json
-import os
 from collections import Counter
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import DataFormatError, missing_data_error
-from .recall import _write_tsv
-from .splits import TokenSplit, from_sequences
+from .generated import FILLER, GeneratedTokenTask, Option, check_shared_settings
 
 MAX_CLASSES = 10
-MAX_FILLER = 16
 # Vocabulary: pad 0, votes, filler (fixed, so every setting shares it).
-MAJORITY_VOCAB: tuple[str, ...] = (
-    ("<pad>",)
-    + tuple(f"a{i}" for i in range(MAX_CLASSES))
-    + tuple(f"f{i}" for i in range(MAX_FILLER))
-)
-MAJORITY_IDS: dict[str, int] = {tok: i for i, tok in enumerate(MAJORITY_VOCAB)}
-VOCAB_SIZE = len(MAJORITY_VOCAB)
-NUM_CLASSES = MAX_CLASSES
-MAX_TOKENS = 4_096
-SPLITS = ("train", "val", "test")
-MARKER = ".generated-by-rmaat-majority.json"
+MAJORITY_VOCAB: tuple[str, ...] = ("<pad>",) + tuple(f"a{i}" for i in range(MAX_CLASSES)) + FILLER
 
 
 @dataclass(frozen=True)
@@ -66,22 +52,15 @@ class MajoritySettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if min(self.n_train, self.n_val, self.n_test) < 0:
-            raise ValueError("majority: n_train, n_val and n_test must be >= 0")
+        check_shared_settings("majority", self)
         if not 2 <= self.n_classes <= MAX_CLASSES:
             raise ValueError(f"majority: n_classes must lie in 2..{MAX_CLASSES}, "
                              f"got {self.n_classes}")
-        if not 1 <= self.n_filler <= MAX_FILLER:
-            raise ValueError(f"majority: n_filler must lie in 1..{MAX_FILLER}, "
-                             f"got {self.n_filler}")
         if self.n_votes < 1:
             raise ValueError(f"majority: n_votes must be >= 1, got {self.n_votes}")
         if self.n_classes == 2 and self.n_votes % 2 == 0:
             raise ValueError(f"majority: {self.n_votes} votes over 2 classes can tie; use an "
                              f"odd n_votes")
-        if self.length > MAX_TOKENS:
-            raise ValueError(f"majority: length {self.length} exceeds the task's {MAX_TOKENS} "
-                             f"tokens")
         if self.length < self.n_votes:
             raise ValueError(f"majority: length {self.length} cannot hold {self.n_votes} votes "
                              f"(one token each); raise length or lower n_votes")
@@ -114,80 +93,15 @@ def generate_example(rng: np.random.Generator, s: MajoritySettings) -> tuple[lis
     return tokens, label
 
 
-def generate_majority(s: MajoritySettings) -> dict[str, list[tuple[str, int]]]:
-    """The three splits {'train', 'val', 'test'}: lists of (source, target)."""
-    rng = np.random.default_rng(s.seed)
-    out: dict[str, list[tuple[str, int]]] = {}
-    for split, n in zip(SPLITS, (s.n_train, s.n_val, s.n_test), strict=True):
-        rows = []
-        for _ in range(n):
-            tokens, target = generate_example(rng, s)
-            rows.append((" ".join(tokens), target))
-        out[split] = rows
-    return out
+MAJORITY = GeneratedTokenTask(
+    name="majority", title="majority vote", vocab=MAJORITY_VOCAB, num_classes=MAX_CLASSES,
+    settings=MajoritySettings, example=generate_example,
+    options=(Option("votes", "n_votes", "vote tokens per example"),
+             Option("classes", "n_classes", f"vote classes (<= {MAX_CLASSES})")),
+)
 
-
-def generate_majority_release(out_dir: Path | str, s: MajoritySettings) -> dict[str, Path]:
-    """Write `<out_dir>/majority_{train,val,test}.tsv` and a marker naming the settings.
-
-    Refuses to overwrite TSV files it did not write (no marker file next to them).
-    """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {split: out / f"majority_{split}.tsv" for split in SPLITS}
-    if any(p.exists() for p in paths.values()) and not (out / MARKER).exists():
-        raise ValueError(f"{out} holds majority TSV files this generator did not write (no "
-                         f"{MARKER}); choose another --out or delete them")
-    for split, rows in generate_majority(s).items():
-        _write_tsv(paths[split], rows)
-    tmp = out / f".{MARKER}.tmp-{os.getpid()}"
-    tmp.write_text(json.dumps(asdict(s), indent=1))
-    os.replace(tmp, out / MARKER)
-    return paths
-
-
-def source_files(root: Path | str) -> list[Path]:
-    """The three TSV files under `root`."""
-    paths = [Path(root) / f"majority_{split}.tsv" for split in SPLITS]
-    for path in paths:
-        if not path.is_file():
-            raise missing_data_error("majority", path)
-    return paths
-
-
-def read_majority(root: Path | str, progress: bool = True) -> dict[str, TokenSplit]:
-    """Tokenised train/val/test splits of the TSV files under `root`."""
-    del progress  # fast enough without a bar
-    splits = {}
-    for split, path in zip(SPLITS, source_files(root), strict=True):
-        ids, labels = [], []
-        with open(path, encoding="utf-8", newline="") as f:
-            for line_no, line in enumerate(f, start=1):
-                line = line.rstrip("\r\n")
-                if (line_no == 1 and line == "Source\tTarget") or not line:
-                    continue
-                fields = line.split("\t")
-                if len(fields) != 2:
-                    raise DataFormatError(path, f"line {line_no}",
-                                          f"expected 2 tab-separated fields, got {len(fields)}")
-                try:
-                    label = int(fields[1])
-                except ValueError:
-                    raise DataFormatError(path, f"line {line_no}",
-                                          f"target {fields[1]!r} is not an integer") from None
-                if not 0 <= label < NUM_CLASSES:
-                    raise DataFormatError(path, f"line {line_no}",
-                                          f"label {label} outside 0..{NUM_CLASSES - 1}")
-                words = fields[0].split()
-                if len(words) > MAX_TOKENS:
-                    raise DataFormatError(path, f"line {line_no}",
-                                          f"{len(words)} tokens exceed {MAX_TOKENS}")
-                bad = [w for w in words if w not in MAJORITY_IDS or w == "<pad>"]
-                if bad:
-                    raise DataFormatError(path, f"line {line_no}", f"unknown token {bad[0]!r}")
-                ids.append(np.asarray([MAJORITY_IDS[w] for w in words], dtype=np.uint8))
-                labels.append(label)
-        if not labels:
-            raise DataFormatError(path, "line 2", "the split holds no examples")
-        splits[split] = from_sequences(ids, labels, dtype=np.uint8)
-    return splits
+MAJORITY_IDS = MAJORITY.ids
+#: The splits of settings `s`: {'train', 'val', 'test'} lists of (source, target).
+generate_majority = MAJORITY.generate
+#: Write `<out_dir>/majority_{train,val,test}.tsv` and the marker (see lra/generated.py).
+generate_majority_release = MAJORITY.write_release

@@ -40,44 +40,32 @@ class PathfinderParams:
     max_paddle_retrial: int = 2
 
 
+#: What differs between the two LRA releases, per resolution (px); distractor_paddles is the
+#: paddle budget of the distractor snakes (their number = budget // distractor length).
+RELEASES: dict[int, dict] = {
+    32: {"window_size": 32, "seed_distance": 7, "marker_radius": 1.5, "distractor_paddles": 20,
+         "snake_contrast": (2.0,), "paddle_contrast": (0.75,), "continuity": 1.0,
+         "paddle_length": 2, "paddle_thickness": 0.5, "paddle_margins": (1,)},
+    128: {"window_size": 128, "seed_distance": 20, "marker_radius": 3.0, "distractor_paddles": 35,
+          "snake_contrast": (0.9,), "paddle_contrast": (1.0,), "continuity": 1.8,
+          "paddle_length": 5, "paddle_thickness": 1.5, "paddle_margins": (2, 3)},
+}
+
+
 def lra_params(resolution: int = 32, level: str = "hard") -> PathfinderParams:
     """The LRA release parameters for Pathfinder-32 or Path-X (128 px) at `level`."""
     if level not in LEVELS:
         raise ValueError(f"level must be one of {sorted(LEVELS)}, got {level!r}")
+    if resolution not in RELEASES:
+        raise ValueError(f"resolution must be 32 (Pathfinder) or 128 (Path-X), got {resolution}")
+    release = dict(RELEASES[resolution])
     contour = LEVELS[level]
     distractor = contour // 3
-    if resolution == 32:
-        return PathfinderParams(
-            window_size=32,
-            padding=1,
-            antialias_scale=2,
-            seed_distance=7,
-            marker_radius=1.5,
-            contour_length=contour,
-            distractor_length=distractor,
-            num_distractor_snakes=20 // distractor,
-            snake_contrast=(2.0,),
-            paddle_contrast=(0.75,),
-            continuity=1.0,
-            paddle_length=2,
-            paddle_thickness=0.5,
-            paddle_margins=(1,),
-        )
-    if resolution == 128:
-        return PathfinderParams(
-            window_size=128,
-            padding=1,
-            antialias_scale=2,
-            seed_distance=20,
-            marker_radius=3.0,
-            contour_length=contour,
-            distractor_length=distractor,
-            num_distractor_snakes=35 // distractor,
-            snake_contrast=(0.9,),
-            paddle_contrast=(1.0,),
-            continuity=1.8,
-            paddle_length=5,
-            paddle_thickness=1.5,
-            paddle_margins=(2, 3),
-        )
-    raise ValueError(f"resolution must be 32 (Pathfinder) or 128 (Path-X), got {resolution}")
+    return PathfinderParams(
+        padding=1,
+        antialias_scale=2,
+        contour_length=contour,
+        distractor_length=distractor,
+        num_distractor_snakes=release.pop("distractor_paddles") // distractor,
+        **release,
+    )

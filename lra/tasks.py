@@ -1,4 +1,4 @@
-"""The task table and the entry points the training code calls.
+"""The task registry and the entry points the training code calls.
 
     splits = load_splits("listops", root="data/lra_release", cache_dir="data/cache")
     data = load_datasets("listops", root=..., cache_dir=...)   # {'train': LRADataset, ...}
@@ -10,12 +10,18 @@ fashion_mnist (Image pipeline) and spam_assassin (Text pipeline), and three gene
 long-range tasks for CPU-sized memory studies: recall (associative recall, lra/recall.py),
 majority (a majority vote over votes spread across the sequence, lra/majority.py) and
 listops_long (official ListOps generator at up to 1,024 tokens, ListOps files).
+
+`TASKS` holds one `TaskSpec` per task: what a model needs (lengths, classes, vocabulary) and
+how the task's data is found, read, keyed in the cache, decoded for `inspect` and, for the
+generated token tasks, generated (`lra/generated.py`). Adding a task is adding one entry.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,9 +29,7 @@ from . import (
     cifar,
     fashion_mnist,
     listops,
-    majority,
     pathfinder,
-    recall,
     retrieval,
     spam_assassin,
     text,
@@ -33,18 +37,35 @@ from . import (
 from .cache import load_or_build
 from .dataset import LRADataset
 from .errors import DataFormatError
+from .generated import GeneratedTokenTask
+from .majority import MAJORITY
+from .recall import RECALL
 from .splits import TokenSplit
-from .tokenizers import LISTOPS_UNK
+from .tokenizers import LISTOPS_UNK, decode_bytes, decode_listops
+
+#: Source files of a task: (root, level) -> paths (what the cache key fingerprints).
+Files = Callable[[Path | str, str], list[Path]]
+#: Reader of a task: (root, level, progress, strict_tokens) -> {'train', 'val', 'test'}.
+Reader = Callable[[Path | str, str, bool, bool], dict[str, TokenSplit]]
 
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """What a model needs to know about a task.
+    """What a model needs to know about a task, and how its data is read.
 
     seq_len: padded length L of one sequence (tokens); max_tokens: longest real sequence;
     vocab_size: number of token ids including padding; pad_id: the id used for padding
     (for images 0, a real pixel value: use the mask); paired: two documents per example;
     lra: part of Long Range Arena (False = report as "not LRA").
+
+    The data side (left out of comparisons and repr): files and read (see `Files`, `Reader`;
+    `level` matters for Pathfinder / Path-X only); token_settings: everything besides the
+    source files and max_tokens that changes the tokens (part of the cache key); by_level:
+    the level is part of the cache key; unknown_id: the id unknown words are read as
+    (ListOps), checked again under strict_tokens; decode: ids -> readable text (None for
+    images); image_side: pixels per side of an image task; class_names: label names for
+    the inspect command; generator: the generated token task behind `python -m lra
+    generate <name>` (recall, majority).
     """
 
     name: str
@@ -56,38 +77,111 @@ class TaskSpec:
     pad_id: int = 0
     paired: bool = False
     lra: bool = True
+    files: Files | None = field(default=None, repr=False, compare=False)
+    read: Reader | None = field(default=None, repr=False, compare=False)
+    token_settings: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    by_level: bool = field(default=False, repr=False, compare=False)
+    unknown_id: int | None = field(default=None, repr=False, compare=False)
+    decode: Callable[[np.ndarray], str] | None = field(default=None, repr=False, compare=False)
+    image_side: int | None = field(default=None, repr=False, compare=False)
+    class_names: tuple[str, ...] | None = field(default=None, repr=False, compare=False)
+    generator: GeneratedTokenTask | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.files is None or self.read is None:
+            raise ValueError(f"task {self.name!r}: a registry entry needs files and read")
+        if (self.decode is None) == (self.image_side is None):
+            raise ValueError(f"task {self.name!r}: give decode (token tasks) or image_side "
+                             f"(image tasks), not both or neither")
 
     @property
     def display_name(self) -> str:
         """Title for reports, marked "(not LRA)" where it is not an LRA task."""
         return self.title if self.lra else f"{self.title} (not LRA)"
 
+    def cache_settings(self, level: str) -> dict:
+        """Everything besides the source files that changes the tokens (part of the cache key)."""
+        settings: dict = {"max_tokens": self.max_tokens, **self.token_settings}
+        if self.by_level:
+            settings["level"] = level
+        return settings
+
+
+def _root_only(files: Callable[[Path | str], list[Path]],
+               read: Callable[..., dict[str, TokenSplit]]) -> dict[str, Any]:
+    """files/read of a task whose data is found from the root alone (no level, no strictness)."""
+    return {"files": lambda root, level: files(root),
+            "read": lambda root, level, progress, strict: read(root, progress=progress)}
+
+
+def _listops(max_tokens: int) -> dict[str, Any]:
+    return {
+        "files": lambda root, level: listops.source_files(root),
+        "read": lambda root, level, progress, strict: listops.read_listops(
+            root, max_tokens=max_tokens, progress=progress, strict_tokens=strict),
+        "token_settings": {"vocab": "s4-close-bracket", "append_eos": False},
+        "unknown_id": LISTOPS_UNK, "decode": decode_listops,
+    }
+
+
+def _pathfinder(resolution: int) -> dict[str, Any]:
+    return {
+        "files": lambda root, level: pathfinder.source_files(root, resolution, level),
+        "read": lambda root, level, progress, strict: pathfinder.read_pathfinder(
+            root, resolution, level, progress=progress),
+        "token_settings": {"split": "80-10-10-release-order"}, "by_level": True,
+        "image_side": resolution, "class_names": ("negative", "positive"),
+    }
+
+
+def _generated(task: GeneratedTokenTask) -> dict[str, Any]:
+    return {**_root_only(task.source_files, task.read),
+            "token_settings": {"vocab": f"{task.name}-{task.vocab_size}"},
+            "decode": task.decode, "generator": task}
+
+
+BYTES = {"token_settings": {"encoding": "utf8-bytes+1"}, "decode": decode_bytes}
+GRAY = {"gray": "tf-rgb_to_grayscale-uint8", "split": "first-90pc-train"}
+CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                 "ship", "truck")
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                   "Sneaker", "Bag", "Ankle boot")
 
 TASKS: dict[str, TaskSpec] = {
-    "listops": TaskSpec("listops", "ListOps", 2048, listops.MAX_TOKENS, 10, 18),
-    "text": TaskSpec("text", "Text (IMDB bytes)", 4096, text.MAX_TOKENS, 2, 257),
+    "listops": TaskSpec("listops", "ListOps", 2048, listops.MAX_TOKENS, 10, 18,
+                        **_listops(listops.MAX_TOKENS)),
+    "text": TaskSpec("text", "Text (IMDB bytes)", 4096, text.MAX_TOKENS, 2, 257,
+                     **_root_only(text.source_files, text.read_text), **BYTES,
+                     class_names=("neg", "pos")),
     "retrieval": TaskSpec(
-        "retrieval", "Retrieval (AAN bytes)", 4096, retrieval.MAX_TOKENS, 2, 257, paired=True
-    ),
-    "image": TaskSpec("image", "Image (CIFAR-10 gray)", 1024, 1024, 10, 256),
-    "pathfinder": TaskSpec("pathfinder", "Pathfinder-32", 1024, 1024, 2, 256),
-    "pathx": TaskSpec("pathx", "Path-X (128 px)", 16384, 16384, 2, 256),
-    "fashion_mnist": TaskSpec("fashion_mnist", "Fashion-MNIST", 784, 784, 10, 256, lra=False),
-    "recall": TaskSpec("recall", "Associative recall", 1024, recall.MAX_TOKENS,
-                       recall.NUM_CLASSES, recall.VOCAB_SIZE, lra=False),
-    "majority": TaskSpec("majority", "Majority vote", 1024, majority.MAX_TOKENS,
-                         majority.NUM_CLASSES, majority.VOCAB_SIZE, lra=False),
+        "retrieval", "Retrieval (AAN bytes)", 4096, retrieval.MAX_TOKENS, 2, 257, paired=True,
+        **_root_only(retrieval.source_files, retrieval.read_retrieval), **BYTES),
+    "image": TaskSpec("image", "Image (CIFAR-10 gray)", 1024, 1024, 10, 256,
+                      **_root_only(cifar.source_files, cifar.read_image), token_settings=GRAY,
+                      image_side=32, class_names=CIFAR_CLASSES),
+    "pathfinder": TaskSpec("pathfinder", "Pathfinder-32", 1024, 1024, 2, 256, **_pathfinder(32)),
+    "pathx": TaskSpec("pathx", "Path-X (128 px)", 16384, 16384, 2, 256, **_pathfinder(128)),
+    "fashion_mnist": TaskSpec(
+        "fashion_mnist", "Fashion-MNIST", 784, 784, 10, 256, lra=False,
+        **_root_only(fashion_mnist.source_files, fashion_mnist.read_fashion_mnist),
+        token_settings=GRAY, image_side=28, class_names=FASHION_CLASSES),
+    "recall": TaskSpec("recall", "Associative recall", 1024, RECALL.max_tokens,
+                       RECALL.num_classes, RECALL.vocab_size, lra=False, **_generated(RECALL)),
+    "majority": TaskSpec("majority", "Majority vote", 1024, MAJORITY.max_tokens,
+                         MAJORITY.num_classes, MAJORITY.vocab_size, lra=False,
+                         **_generated(MAJORITY)),
     "listops_long": TaskSpec("listops_long", "Long ListOps (256-1,024 tokens)", 1024, 1024, 10,
-                             18, lra=False),
+                             18, lra=False, **_listops(1024)),
     "spam_assassin": TaskSpec(
-        "spam_assassin",
-        "SpamAssassin e-mail bytes",
-        4096,
-        spam_assassin.MAX_TOKENS,
-        2,
-        257,
-        lra=False,
-    ),
+        "spam_assassin", "SpamAssassin e-mail bytes", 4096, spam_assassin.MAX_TOKENS, 2, 257,
+        lra=False, **_root_only(spam_assassin.source_files, spam_assassin.read_spam_assassin),
+        token_settings={**BYTES["token_settings"], "headers": "dropped",
+                        "split": "shuffle-seed-0-80-10-10"},
+        decode=decode_bytes, class_names=("ham", "spam")),
+}
+#: The generated token tasks, by name (`python -m lra generate <name>`).
+GENERATED: dict[str, GeneratedTokenTask] = {
+    name: spec.generator for name, spec in TASKS.items() if spec.generator is not None
 }
 
 
@@ -98,47 +192,9 @@ def get_task(name: str) -> TaskSpec:
     return TASKS[name]
 
 
-def _settings(task: str, level: str) -> dict:
-    """Everything besides the source files that changes the tokens (part of the cache key)."""
-    spec = get_task(task)
-    settings: dict = {"max_tokens": spec.max_tokens}
-    if task in ("listops", "listops_long"):
-        settings.update(vocab="s4-close-bracket", append_eos=False)
-    if task == "recall":
-        settings.update(vocab=f"recall-{recall.VOCAB_SIZE}")
-    if task == "majority":
-        settings.update(vocab=f"majority-{majority.VOCAB_SIZE}")
-    if task in ("text", "retrieval", "spam_assassin"):
-        settings.update(encoding="utf8-bytes+1")
-    if task == "spam_assassin":
-        settings.update(headers="dropped", split="shuffle-seed-0-80-10-10")
-    if task in ("image", "fashion_mnist"):
-        settings.update(gray="tf-rgb_to_grayscale-uint8", split="first-90pc-train")
-    if task in ("pathfinder", "pathx"):
-        settings.update(level=level, split="80-10-10-release-order")
-    return settings
-
-
 def source_files(task: str, root: Path | str, level: str = "hard") -> list[Path]:
     """The raw files of `task` under `root` (what the cache key fingerprints)."""
-    get_task(task)
-    if task in ("listops", "listops_long"):
-        return listops.source_files(root)
-    if task == "recall":
-        return recall.source_files(root)
-    if task == "majority":
-        return majority.source_files(root)
-    if task == "text":
-        return text.source_files(root)
-    if task == "retrieval":
-        return retrieval.source_files(root)
-    if task == "image":
-        return cifar.source_files(root)
-    if task == "fashion_mnist":
-        return fashion_mnist.source_files(root)
-    if task == "spam_assassin":
-        return spam_assassin.source_files(root)
-    return pathfinder.source_files(root, 32 if task == "pathfinder" else 128, level)
+    return get_task(task).files(root, level)
 
 
 def read_splits(
@@ -150,7 +206,7 @@ def read_splits(
     strict_tokens (ListOps): an unknown word is a DataFormatError instead of a counted
     warning. A split without examples is a DataFormatError naming the data root.
     """
-    splits = _read_splits(task, root, level, progress, strict_tokens)
+    splits = get_task(task).read(root, level, progress, strict_tokens)
     check_not_empty(task, root, splits)
     return splits
 
@@ -162,31 +218,6 @@ def check_not_empty(task: str, root: Path | str, splits: dict[str, TokenSplit]) 
             raise DataFormatError(
                 Path(root), f"{name} split", f"no {task} examples; check the files under "
                 f"the data root (layout: python -m lra inspect {task} --root ...)")
-
-
-def _read_splits(task: str, root: Path | str, level: str, progress: bool,
-                 strict_tokens: bool) -> dict[str, TokenSplit]:
-    spec = get_task(task)
-    if task in ("listops", "listops_long"):
-        return listops.read_listops(root, max_tokens=spec.max_tokens, progress=progress,
-                                    strict_tokens=strict_tokens)
-    if task == "recall":
-        return recall.read_recall(root, progress=progress)
-    if task == "majority":
-        return majority.read_majority(root, progress=progress)
-    if task == "text":
-        return text.read_text(root, progress=progress)
-    if task == "retrieval":
-        return retrieval.read_retrieval(root, progress=progress)
-    if task == "image":
-        return cifar.read_image(root, progress=progress)
-    if task == "fashion_mnist":
-        return fashion_mnist.read_fashion_mnist(root, progress=progress)
-    if task == "spam_assassin":
-        return spam_assassin.read_spam_assassin(root, progress=progress)
-    return pathfinder.read_pathfinder(
-        root, 32 if task == "pathfinder" else 128, level, progress=progress
-    )
 
 
 def load_splits(
@@ -207,20 +238,21 @@ def load_splits(
     the cache was built without it (the files are then read again to find the line).
     Empty splits are a DataFormatError, also from a cache built before this check.
     """
+    spec = get_task(task)
     if cache_dir is None:
         return read_splits(task, root, level, progress, strict_tokens)
     splits = load_or_build(
         cache_dir,
         task,
-        _settings(task, level),
+        spec.cache_settings(level),
         Path(root).resolve(),
         [Path(p).resolve() for p in source_files(task, root, level)],
         lambda: read_splits(task, root, level, progress, strict_tokens),
         mmap=mmap,
     )
     check_not_empty(task, root, splits)
-    if strict_tokens and task == "listops" and any(
-            np.any(s.tokens == LISTOPS_UNK) for s in splits.values()):
+    if strict_tokens and spec.unknown_id is not None and any(
+            np.any(s.tokens == spec.unknown_id) for s in splits.values()):
         read_splits(task, root, level, progress, strict_tokens)  # raises naming the line
     return splits
 

@@ -166,7 +166,7 @@ def test_missing_metrics_named(tmp_path: Path):
 
 
 def test_report_shows_the_scorecard(runs, tmp_path):
-    from train.report import ReportInputs, write_report
+    from report.page import ReportInputs, write_report
 
     paths = []
     for r in runs:

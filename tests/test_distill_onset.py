@@ -275,7 +275,7 @@ def test_validation_names_a_bad_derived_quantity() -> None:
 
 
 def test_report_table_shows_tau_ltp_and_warnings(tmp_path: Path) -> None:
-    from train.report import ReportInputs, ltp_section
+    from report.page import ReportInputs, ltp_section
 
     ro = synthetic_readout("sat_exp", dict(A=0.8, tau=50.0, c=0.0), TAU_C, 60, 1e-4, seed=0)
     with pytest.warns(DistillWarning, match="reaches only"):

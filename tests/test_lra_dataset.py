@@ -92,7 +92,7 @@ def test_package_imports_no_later_stage():
     import sys
 
     code = (
-        "import sys, lra, lra.cli, lra.report; "
+        "import sys, lra, lra.cli, lra.inspect; "
         "later = {'model', 'simulation', 'distill'}; "
         "bad = sorted({m.split('.')[0] for m in sys.modules} & later); "
         "print(bad); sys.exit(1 if bad else 0)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import subprocess
 import sys
@@ -15,13 +16,12 @@ import pandas as pd
 import pytest
 import yaml
 
+from distill.sweeps import analysis as sweep_analysis
+from distill.sweeps import plots as sweep_plots
 from simulation.config import ConfigError, validate_config
 from simulation.sweeps import allowed_parameters, base_parameters, expand_sweep, resolve_sweep_point
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "workflow" / "scripts"))
-
-import sweep_analysis  # noqa: E402
 
 
 def _config(**sweeps) -> dict:
@@ -143,8 +143,6 @@ def test_non_saturating_and_flat_points_are_reported_not_fitted(tmp_path):
     assert len(rf) == 8 and abs(sum(rf) - 1) < 1e-9
     assert table.loc[2, "constants.tau_pl [s]"] == 3.0
 
-    import sweep_plots
-
     readouts = {f["point"]: pd.read_csv(p) for f, p in zip(fits, [growing, flat, good, weak],
                                                               strict=True)}
     by_point = {f["point"]: f for f in fits}
@@ -155,9 +153,47 @@ def test_non_saturating_and_flat_points_are_reported_not_fitted(tmp_path):
         assert (tmp_path / f"{name}.png").stat().st_size > 10_000
 
 
-def test_model_switches_are_found_between_neighbouring_fitted_points():
-    import sweep_plots
 
+def test_command_line_fits_points_and_aggregates_a_sweep(tmp_path):
+    """`python -m distill.sweeps` (the workflow's commands) from another directory: each point
+    gets its fit JSON, the aggregate a table whose rows and statuses match the points."""
+    t = np.arange(17.0)
+    sweep_dir = tmp_path / "sweeps" / "s"
+    curves = {"p000": 1 - np.exp(-t / 3), "p001": 0.01 * t}  # saturating, still growing
+    for k, (name, p) in enumerate(curves.items()):
+        point = sweep_dir / "points" / name
+        point.mkdir(parents=True)
+        _readout_csv(point / "readout.csv", p)
+        params = _point(name)
+        params["sweep"]["values"] = {"constants.tau_pl": f"{k + 1} s"}
+        (point / "params.json").write_text(json.dumps(params))
+        fit = subprocess.run(
+            [sys.executable, "-m", "distill.sweeps", "fit-point", "--readout",
+             str(point / "readout.csv"), "--params", str(point / "params.json"),
+             "--max-segments", "8", "--out", str(point / "fit.json")],
+            cwd=tmp_path, capture_output=True, text=True, timeout=120,
+            env={**os.environ, "PYTHONPATH": str(REPO)})
+        assert fit.returncode == 0, fit.stderr
+        written = json.loads((point / "fit.json").read_text())
+        assert written == sweep_analysis.fit_point(point / "readout.csv", params, 8)
+    agg = subprocess.run(
+        [sys.executable, "-m", "distill.sweeps", "aggregate", "--sweep-dir", str(sweep_dir),
+         "--segments", "4", "8"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert agg.returncode == 0, agg.stderr
+    assert "warning: s p001: not saturated" in agg.stderr
+    table = pd.read_csv(sweep_dir / "table.csv")
+    assert list(table["point"]) == ["p000", "p001"]
+    assert list(table["status"]) == ["ok", "not saturated"]
+    for plot in ("ltp_curves", "fit_vs_parameter", "schedules"):
+        assert (sweep_dir / f"{plot}.png").stat().st_size > 10_000
+    one = subprocess.run(
+        [sys.executable, "-m", "distill.sweeps", "aggregate", "--sweep-dir", str(sweep_dir),
+         "--heatmap-only"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert one.returncode == 2 and "needs a two-parameter sweep" in one.stderr
+
+def test_model_switches_are_found_between_neighbouring_fitted_points():
     col = "tripartite.synapse.O_G [/uM/s]"
     table = pd.DataFrame({
         "point": [f"p{k}" for k in range(5)], col: [0.1, 0.2, 0.4, 0.8, 1.6],
@@ -228,12 +264,6 @@ def test_small_sweep_runs_flags_the_non_saturating_point_and_reruns_only_changes
         assert (sweep_dir / f"{plot}.png").stat().st_size > 10_000
     log = (tmp_path / "logs" / "sweep_aggregate" / "tau_grid.log").read_text()
     assert "not saturated" in log
-    family = subprocess.run(
-        [sys.executable, str(REPO / "workflow" / "scripts" / "plot_schedule_family.py"),
-         "--sweep-dir", str(sweep_dir), "--T", "4", "8", "--out", str(tmp_path / "family.png")],
-        capture_output=True, text=True)
-    assert family.returncode == 0, family.stderr
-    assert (tmp_path / "family.png").stat().st_size > 10_000
 
     data = yaml.safe_load(config.read_text())
     data["sweeps"]["tau_grid"]["parameters"][1]["values"] = [1.5, 1.8]
@@ -246,8 +276,6 @@ def test_small_sweep_runs_flags_the_non_saturating_point_and_reruns_only_changes
 
 
 def test_sweep_axis_labels_name_the_parameter_and_its_unit_not_the_config_path():
-    import sweep_plots
-
     table = pd.DataFrame({"tripartite.synapse.O_G [/uM/s]": [1.0], "constants.tau_pl [s]": [2.0],
                           "network.n_pre [1]": [4.0]})
     assert (sweep_plots.axis_label(table, "tripartite.synapse.O_G")
@@ -258,10 +286,4 @@ def test_sweep_axis_labels_name_the_parameter_and_its_unit_not_the_config_path()
 
 
 def test_every_sweep_status_has_a_plot_marker():
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
-    import sweep_analysis
-    import sweep_plots
-
     assert set(sweep_analysis.STATUSES) <= set(sweep_plots._MARK)

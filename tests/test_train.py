@@ -14,10 +14,10 @@ import torch
 
 from lra.listops_generator import ListOpsSettings, generate_listops_release
 from model.retention import write_retention_json
+from report.page import ReportInputs, write_report
 from train.aggregate import write_tables
 from train.checkpoint import CheckpointError, load_checkpoint
 from train.loop import TrainingDiverged, divergence_message, lr_factor, train_run
-from train.report import ReportInputs, write_report
 from train.spec import RunSpec
 
 REPO = Path(__file__).resolve().parents[1]
@@ -297,7 +297,7 @@ def test_report_sweep_and_job_benchmark_sections(tmp_path):
                         tmp_path / "report.html").read_text()
     assert "coupling (2 points: 1 ok, 1 not saturated)" in page
     assert "rise below 5 %" in page and "<th>RF(1, 4)</th>" in page and "sat_exp" in page
-    from train.report import rule_benchmarks
+    from report.page import rule_benchmarks
 
     table = rule_benchmarks(files)
     assert list(table["rule"]) == ["simulate", "simulate", "train"]

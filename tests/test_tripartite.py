@@ -213,12 +213,6 @@ def test_cli_runs_and_plots_a_tripartite_condition(tmp_path):
     assert main(["plot", "--sim-dir", str(tmp_path / "sim"), "--out",
                  str(tmp_path / "traces.png")]) == 0
     assert (tmp_path / "traces.png").stat().st_size > 20_000
-    figure = subprocess.run(
-        [sys.executable, str(REPO / "workflow" / "scripts" / "plot_pair_traces.py"),
-         "--sim-dir", str(tmp_path / "sim"), "--pair", "pair1", "--out", str(tmp_path / "f.png")],
-        capture_output=True, text=True)
-    assert figure.returncode == 0, figure.stderr
-    assert (tmp_path / "f.png").stat().st_size > 20_000
 
 
 @needs_compiler

@@ -5,8 +5,8 @@
     torchrun --nproc_per_node=2 -m train run --spec ... --out-dir ...   # data parallel
     python -m train claims --metrics results/runs/*/*/*/metrics.json --claims claims.json \
         --memory-csv results/benchmarks/memory.csv --out-dir results
-    python -m train report --out results/report.html --retention results/retention/a.json \
-        --accuracy results/tables/accuracy.csv --runs results/tables/runs.csv ...
+
+The pipeline's HTML report is `python -m report` (the report/ package).
 """
 
 from __future__ import annotations
@@ -43,27 +43,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--claims", required=True, help="JSON file: the experiment.claims list")
     p.add_argument("--memory-csv", default=None, help="benchmarks.bench_memory CSV")
     p.add_argument("--out-dir", required=True, help="folder for claims.csv and claims.md")
-    p = sub.add_parser("report", help="self-contained HTML report of the files named",
-                       description="Reads only the files named here (the workflow's report "
-                       "rule names its declared inputs); every option may be left out.")
-    p.add_argument("--out", required=True, help="the HTML file to write")
-    p.add_argument("--retention", nargs="*", default=[],
-                   help="distill results (results/retention/{condition}.json)")
-    p.add_argument("--plots", nargs="*", default=[],
-                   help="condition plots: plots/conditions.png, plots/{condition}/{fit,traces,"
-                   "schedules}.png")
-    p.add_argument("--sweep-tables", nargs="*", default=[],
-                   help="sweep tables (results/sweeps/{sweep}/table.csv)")
-    p.add_argument("--sweep-plots", nargs="*", default=[],
-                   help="sweep plots (results/sweeps/{sweep}/*.png)")
-    p.add_argument("--accuracy", default=None, help="accuracy.csv of python -m train aggregate")
-    p.add_argument("--runs", default=None, help="runs.csv of python -m train aggregate")
-    p.add_argument("--skipped", default="{}", help="JSON {task: reason} of skipped tasks")
-    p.add_argument("--claims", default=None, help="claims.csv of python -m train claims")
-    p.add_argument("--metrics", nargs="*", default=[],
-                   help="metrics.json of every run (training curves)")
-    p.add_argument("--benchmarks", nargs="*", default=[],
-                   help="benchmark CSVs and Snakemake benchmark TSVs (memory and speed)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
@@ -89,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
 
             files = write_tables(args.metrics, args.out_dir, json.loads(args.skipped))
             print(files["accuracy_md"].read_text())
-        elif args.command == "claims":
+        else:
             import json
             from pathlib import Path
 
@@ -98,16 +77,6 @@ def main(argv: list[str] | None = None) -> int:
             claims = json.loads(Path(args.claims).read_text())
             files = write_claims(args.metrics, claims, args.out_dir, args.memory_csv)
             print(files["md"].read_text())
-        else:
-            import json
-
-            from train.report import ReportInputs, write_report
-
-            write_report(ReportInputs(
-                retention=args.retention, plots=args.plots, sweep_tables=args.sweep_tables,
-                sweep_plots=args.sweep_plots, accuracy=args.accuracy, runs=args.runs,
-                skipped=json.loads(args.skipped), claims=args.claims, metrics=args.metrics,
-                benchmarks=args.benchmarks), args.out)
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -6,7 +6,6 @@ from simulation.sweeps import sweep_targets, sweep_uses_standalone
 SWEEPS = sweep_names(config)
 SWEEP_EXPANDED = {name: expand_sweep(config, name) for name in SWEEPS}
 SWEEP_POINTS = {name: [p["point"] for p in points] for name, points in SWEEP_EXPANDED.items()}
-SWEEP_SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 SWEEP_TARGETS = sweep_targets(config)
 # Full parameters of a sweep point; as a rule's params, a change reruns only that point.
 SWEEP_PARAMS = lambda sweep, point: resolve_sweep_point(
@@ -83,13 +82,12 @@ rule sweep_fit:
         "results/sweeps/{sweep}/points/{point}/fit.json",
     params:
         python=PYTHON,
-        script=SWEEP_SCRIPTS / "sweep_fit_point.py",
         max_segments=config["retention"]["max_segments"],
     log:
         "logs/sweep_fit/{sweep}/{point}.log",
     shell:
-        "{params.python} {params.script} --readout {input.readout} --params {input.params} "
-        "--max-segments {params.max_segments} --out {output} > {log} 2>&1"
+        "{params.python} -m distill.sweeps fit-point --readout {input.readout} "
+        "--params {input.params} --max-segments {params.max_segments} --out {output} > {log} 2>&1"
 
 
 rule sweep_aggregate:
@@ -127,12 +125,11 @@ rule sweep_aggregate:
         ),
     params:
         python=PYTHON,
-        script=SWEEP_SCRIPTS / "sweep_aggregate.py",
         segments=lambda wc: " ".join(map(str, config["sweeps"][wc.sweep]["schedule_segments"])),
     log:
         "logs/sweep_aggregate/{sweep}.log",
     shell:
-        "{params.python} {params.script} --sweep-dir results/sweeps/{wildcards.sweep} "
+        "{params.python} -m distill.sweeps aggregate --sweep-dir results/sweeps/{wildcards.sweep} "
         "--segments {params.segments} > {log} 2>&1"
 
 
@@ -149,10 +146,9 @@ rule sweep_heatmap:
         ),
     params:
         python=PYTHON,
-        script=SWEEP_SCRIPTS / "sweep_aggregate.py",
         segments=lambda wc: " ".join(map(str, config["sweeps"][wc.sweep]["schedule_segments"])),
     log:
         "logs/sweep_heatmap/{sweep}.log",
     shell:
-        "{params.python} {params.script} --sweep-dir results/sweeps/{wildcards.sweep} "
+        "{params.python} -m distill.sweeps aggregate --sweep-dir results/sweeps/{wildcards.sweep} "
         "--segments {params.segments} --heatmap-only > {log} 2>&1"

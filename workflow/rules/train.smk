@@ -95,7 +95,7 @@ rule report:
     log:
         "logs/report.log",
     shell:
-        "{params.python} -m train report --out {output} --skipped {params.skipped:q} "
+        "{params.python} -m report --out {output} --skipped {params.skipped:q} "
         "{params.optional} > {log} 2>&1"
 
 

@@ -17,7 +17,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib import colors as mcolors  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
-from sweep_analysis import FITTED  # noqa: E402
+
+from pipeline.io import atomic_write  # noqa: E402
+
+from ..macro_models import FittedCurve  # noqa: E402
+from .analysis import FITTED  # noqa: E402
 
 
 def _column(table: pd.DataFrame, param: str) -> str:
@@ -70,8 +74,6 @@ def axis_label(table: pd.DataFrame, param: str) -> str:
     unit = UNIT_TEXT.get(unit, unit)
     return f"{name} ({unit})" if unit else name
 
-from distill.io import atomic_write  # noqa: E402
-from distill.macro_models import FittedCurve  # noqa: E402
 
 _MARK = {"ok": "o", "poor fit": "d", "weakly saturated": "s", "not saturated": "x",
          "no rise": "x", "no eligible model": "x", "failed": "x"}
@@ -81,7 +83,7 @@ _MARK = {"ok": "o", "poor fit": "d", "weakly saturated": "s", "not saturated": "
 
 def _save(fig, path: str | Path) -> None:
     fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, dpi=110, format="png"))
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
 
 

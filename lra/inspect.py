@@ -18,39 +18,6 @@ import numpy as np  # noqa: E402
 
 from .splits import TokenSplit  # noqa: E402
 from .tasks import TaskSpec  # noqa: E402
-from .tokenizers import decode_bytes, decode_listops  # noqa: E402
-
-IMAGE_SIDES = {"image": 32, "pathfinder": 32, "pathx": 128, "fashion_mnist": 28}
-CLASS_NAMES = {
-    "pathfinder": ["negative", "positive"],
-    "pathx": ["negative", "positive"],
-    "text": ["neg", "pos"],
-    "spam_assassin": ["ham", "spam"],
-    "image": [
-        "airplane",
-        "automobile",
-        "bird",
-        "cat",
-        "deer",
-        "dog",
-        "frog",
-        "horse",
-        "ship",
-        "truck",
-    ],
-    "fashion_mnist": [
-        "T-shirt/top",
-        "Trouser",
-        "Pullover",
-        "Dress",
-        "Coat",
-        "Sandal",
-        "Shirt",
-        "Sneaker",
-        "Bag",
-        "Ankle boot",
-    ],
-}
 
 
 def summarize(spec: TaskSpec, splits: dict[str, TokenSplit]) -> dict:
@@ -73,13 +40,10 @@ def summarize(spec: TaskSpec, splits: dict[str, TokenSplit]) -> dict:
 
 def decode(spec: TaskSpec, ids: np.ndarray, limit: int = 300) -> str:
     """A readable rendering of one example's ids, cut to `limit` characters."""
-    if spec.name == "listops":
-        out = decode_listops(ids)
-    elif spec.name in ("text", "retrieval", "spam_assassin"):
-        out = decode_bytes(ids)
-    else:
-        side = IMAGE_SIDES[spec.name]
+    if spec.decode is None:
+        side = spec.image_side
         return f"{side}x{side} image, pixel mean {float(np.mean(ids)):.1f}, max {int(np.max(ids))}"
+    out = spec.decode(ids)
     return out if len(out) <= limit else out[:limit] + " ..."
 
 
@@ -108,9 +72,11 @@ def write_image_grid(
     spec: TaskSpec, split: TokenSplit, path: Path, per_class: int | None = None
 ) -> None:
     """PNG grid of samples of `split`, one row per class, each titled with its label."""
-    side = IMAGE_SIDES[spec.name]
+    side = spec.image_side
+    if side is None:
+        raise ValueError(f"{spec.name} is not an image task: no image grid")
     per_class = per_class or (8 if spec.num_classes == 2 else 4)
-    names = CLASS_NAMES.get(spec.name, [str(c) for c in range(spec.num_classes)])
+    names = spec.class_names or [str(c) for c in range(spec.num_classes)]
     classes = [c for c in range(spec.num_classes) if (split.labels == c).any()]
     if not classes:
         raise ValueError(f"{spec.name}: no examples to draw")
@@ -154,6 +120,6 @@ def inspect_task(
             if split.paired:
                 lines.append(f"    second document: {decode(spec, split.example2(i))}")
     (out / "examples.txt").write_text("\n".join(lines) + "\n")
-    if spec.name in IMAGE_SIDES:
+    if spec.image_side is not None:
         write_image_grid(spec, splits["train"], out / "grid.png")
     return summary

@@ -1,5 +1,5 @@
 """Sweep analysis: distill one sweep point without failing and aggregate a sweep into a
-table (plots: sweep_plots.py). Used by the thin scripts next to this file and by the tests.
+table (plots: distill/sweeps/plots.py; command line: ``python -m distill.sweeps``).
 
 A point's ``fit.json``::
 
@@ -16,28 +16,19 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import warnings
 from pathlib import Path
 from typing import Any
 
-# the distill package of this checkout, even when the workflow runs in another directory
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+import numpy as np
+import pandas as pd
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from pipeline.io import atomic_write_json, atomic_write_text
 
-from distill import (  # noqa: E402
-    DistillError,
-    DistillWarning,
-    NoEligibleModelError,
-    ReadoutShapeError,
-    distill,
-    read_readout,
-    write_json_atomic,
-)
-from distill.io import atomic_write  # noqa: E402
-from distill.macro_models import FittedCurve  # noqa: E402
+from ..errors import DistillError, DistillWarning, NoEligibleModelError, ReadoutShapeError
+from ..io import read_readout
+from ..macro_models import FittedCurve
+from ..pipeline import distill
 
 #: Point statuses, from good to bad.
 STATUSES = ("ok", "poor fit", "weakly saturated", "not saturated", "no rise",
@@ -93,8 +84,8 @@ def fit_point(readout_path: str | Path, params: dict[str, Any], max_segments: in
 
 
 def write_point(path: str | Path, payload: dict) -> None:
-    """Write a point's fit JSON atomically."""
-    write_json_atomic(path, payload)
+    """Write a point's fit JSON atomically (indent 2, a trailing newline, no NaN)."""
+    atomic_write_json(path, payload)
 
 
 # --- the table ----------------------------------------------------------------------------------
@@ -174,7 +165,7 @@ def sweep_table(fits: list[dict], segments: list[int]) -> pd.DataFrame:
 
 def write_table(table: pd.DataFrame, path: str | Path) -> None:
     """Write the table as CSV, atomically."""
-    atomic_write(path, lambda f: f.write(table.to_csv(index=False).encode()))
+    atomic_write_text(path, table.to_csv(index=False))
 
 
 def load_point(point_dir: str | Path) -> tuple[dict, pd.DataFrame]:

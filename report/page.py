@@ -30,6 +30,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from pipeline.io import atomic_write_text  # noqa: E402
 from train.aggregate import CHANCE_P, accuracy_pivot  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -394,9 +395,6 @@ def write_report(inputs: ReportInputs, out: str | Path) -> Path:
     """Write the HTML report of ``inputs`` to ``out`` (atomically); returns ``out``."""
     page = render_report(inputs)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(page)
-    tmp.replace(out)
+    atomic_write_text(out, page)
     log.info("wrote %s (%d input files)", out, len(inputs.all_files()))
     return out

@@ -1,0 +1,13 @@
+"""The pipeline's HTML report: one self-contained page from the files it is given.
+
+    python -m report --out results/report.html --retention results/retention/a.json \
+        --accuracy results/tables/accuracy.csv --runs results/tables/runs.csv ...
+
+The last step of the workflow (the `report` rule): it reads the outputs of every stage
+(retention JSONs, plots, sweep tables, training tables and metrics, benchmarks) and imports
+no stage except `train.aggregate` for the accuracy table's layout. See `report/page.py`.
+"""
+
+from .page import ReportInputs, render_report, write_report
+
+__all__ = ["ReportInputs", "render_report", "write_report"]
