@@ -286,14 +286,15 @@ def claims_section(inputs: ReportInputs) -> str:
     if inputs.claims is None:
         return ""
     table = pd.read_csv(inputs.claims).fillna("")
-    cols = ["claim", "paper", "ours", "n", "effect", "ci_low", "ci_high", "p_value",
+    cols = ["claim", "paper", "tasks", "ours", "n", "effect", "ci_low", "ci_high", "p_value",
             "verdict", "test", "note"]
     return "\n".join([
         "<h2>The paper's claims at this scale</h2>",
         "<p class='note'>One row per claim (results/claims.md). Accuracy effects are "
         "differences of test accuracy (first variant minus second, as fractions); speed and "
         "memory are ratios. Reproduced only with the paper's sign and significance "
-        "(p &lt; 0.05); recurrent models classify from their memory only.</p>",
+        "(p &lt; 0.05); recurrent models classify from their memory only. The tasks are "
+        "those of the accuracy table (its notes say which data is not LRA).</p>",
         _table(table[[c for c in cols if c in table]], "{:.3g}")])
 
 
