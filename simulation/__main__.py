@@ -19,14 +19,14 @@ import sys
 from importlib.metadata import version
 from pathlib import Path
 
-from simulation.config import (
+from pipeline.config import (
     ConfigError,
     check_simulation,
     dump_resolved,
     load_config,
     resolve_condition,
 )
-from simulation.result import atomic_write
+from pipeline.io import atomic_write_json, atomic_write_text
 
 log = logging.getLogger("simulation")
 
@@ -122,10 +122,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "resolve":
         params = resolve_condition(load_config(args.config), args.condition)
-        atomic_write(args.out, lambda p: Path(p).write_text(dump_resolved(params) + "\n"))
+        atomic_write_text(args.out, dump_resolved(params) + "\n")
         return 0
     if args.command == "sweeps":
-        from simulation.sweeps import expand_sweep, sweep_names
+        from pipeline.sweeps import expand_sweep, sweep_names
 
         config = load_config(args.config)
         for name in [args.sweep] if args.sweep else sweep_names(config):
@@ -136,10 +136,10 @@ def _dispatch(args: argparse.Namespace) -> int:
                 print(f"{name}\t{point['point']}\t{json.dumps(point['values'])}")
         return 0
     if args.command == "resolve-sweep":
-        from simulation.sweeps import resolve_sweep_point
+        from pipeline.sweeps import resolve_sweep_point
 
         params = resolve_sweep_point(load_config(args.config), args.sweep, args.point)
-        atomic_write(args.out, lambda p: Path(p).write_text(dump_resolved(params) + "\n"))
+        atomic_write_text(args.out, dump_resolved(params) + "\n")
         return 0
     if args.command == "build":
         return _build(args)
@@ -210,7 +210,7 @@ def _build(args: argparse.Namespace) -> int:
     report = {"target": target, "project": str(directory) if directory else None,
               "structure": tripartite.structure(params), "compiled_here": built,
               "compile_s": compile_s, "wall_s": time.perf_counter() - start}
-    atomic_write(args.out, lambda p: Path(p).write_text(json.dumps(report, indent=2) + "\n"))
+    atomic_write_json(args.out, report)
     log.info("project %s (%s): %.1f s", directory, "built" if built else "reused", compile_s)
     return 0
 

@@ -34,11 +34,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.units import parse_quantity
 from simulation.nonlinearities import NAMES as NONLINEARITIES
 from simulation.nonlinearities import constants_block, expression
 from simulation.progress import progress_reporter
 from simulation.result import SimulationResult
-from simulation.units import parse_quantity
 
 
 class SimulationDiverged(RuntimeError):
@@ -182,7 +182,7 @@ def build_network(params: dict[str, Any]) -> dict[str, Any]:
 def simulate(params: dict[str, Any], progress: bool = True) -> SimulationResult:
     """Simulate one condition.
 
-    ``params`` are resolved condition parameters (``simulation.config.resolve_condition``):
+    ``params`` are resolved condition parameters (``pipeline.config.resolve_condition``):
     physical quantities as unit strings, ``target`` the Brian2 code-generation target.
     Returns traces sampled every ``record_dt`` (s) and the readout (mean p^l) at every
     cycle boundary. Raises :class:`SimulationDiverged` naming the condition if the state

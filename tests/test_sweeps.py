@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from simulation.config import ConfigError, validate_config
-from simulation.sweeps import allowed_parameters, base_parameters, expand_sweep, resolve_sweep_point
+from pipeline.config import ConfigError, validate_config
+from pipeline.sweeps import allowed_parameters, base_parameters, expand_sweep, resolve_sweep_point
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))

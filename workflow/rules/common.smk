@@ -1,8 +1,6 @@
 # Helpers shared by the rules.
-from pathlib import Path
-
-from simulation.config import dump_resolved, resolve_condition
-from simulation.result import atomic_write
+from pipeline.config import dump_resolved, resolve_condition
+from pipeline.io import atomic_write_text
 
 
 def resolved_params(wildcards):
@@ -22,4 +20,4 @@ wildcard_constraints:
 
 def write_text_atomic(path, text):
     """Write text to path through a temporary file and a rename."""
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+    atomic_write_text(path, text)
