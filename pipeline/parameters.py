@@ -12,7 +12,9 @@ Every error is a :class:`~pipeline.errors.ConfigError` whose message names the o
 
 from __future__ import annotations
 
+import copy
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from brian2 import Quantity
@@ -69,6 +71,66 @@ def positive_quantity(value: Any, unit: Any, key: str) -> Quantity:
     if float(q) <= 0:
         raise ConfigError(f"config key '{key}': {value!r} must be positive")
     return q
+
+
+@dataclass(frozen=True)
+class RunParameters:
+    """What a simulation run needs to know of resolved parameters, parsed once, with the same
+    fields for both models (the model-specific biology stays in the parameter dict).
+
+    Times are Brian2 quantities in seconds; ``readout`` is what the readout's ``p_l`` column
+    holds: ``p_l`` (rate model) or the tripartite ``readout`` (``gamma_s`` or
+    ``release_probability``).
+    """
+
+    model: str
+    condition: str
+    seed: int
+    target: str
+    cache_dir: str
+    readout: str
+    dt: Quantity
+    record_dt: Quantity
+    period: Quantity
+    on_time: Quantity
+    n_cycles: int
+    rest_cycles: int
+
+    @property
+    def period_steps(self) -> int:
+        """Time steps per STP cycle."""
+        return int(round(float(self.period / self.dt)))
+
+
+def model_block(params: dict[str, Any]) -> dict[str, Any]:
+    """The part of resolved parameters that holds ``target``, ``dt``, ``record_dt`` and
+    ``protocol``: the parameters themselves (rate model) or their ``tripartite`` block."""
+    return params["tripartite"] if params.get("model") == "tripartite" else params
+
+
+def run_parameters(params: dict[str, Any]) -> RunParameters:
+    """Parse the run settings of resolved parameters of either model (see
+    :class:`RunParameters`); raises :class:`ConfigError` naming a bad key."""
+    tripartite = params.get("model") == "tripartite"
+    block = model_block(params)
+    prefix = "tripartite." if tripartite else ""
+    proto = block["protocol"]
+    return RunParameters(
+        model="tripartite" if tripartite else "rate", condition=params["condition"],
+        seed=params["seed"], target=block["target"], cache_dir=params["cache_dir"],
+        readout=block["readout"] if tripartite else "p_l",
+        dt=quantity(block["dt"], _s, f"{prefix}dt"),
+        record_dt=quantity(block["record_dt"], _s, f"{prefix}record_dt"),
+        period=quantity(proto["period"], _s, f"{prefix}protocol.period"),
+        on_time=quantity(proto["on_time"], _s, f"{prefix}protocol.on_time"),
+        n_cycles=int(proto["n_cycles"]), rest_cycles=int(proto["rest_cycles"]))
+
+
+def with_target(params: dict[str, Any], target: str) -> dict[str, Any]:
+    """A copy of resolved parameters that runs on the code-generation ``target``."""
+    params = copy.deepcopy(params)
+    model_block(params)["target"] = target
+    return params
 
 
 def check_simulation(params: dict[str, Any], prefix: str = "simulation") -> None:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import ConfigError
-from pipeline.parameters import check_simulation
+from pipeline.parameters import check_simulation, run_parameters
 from pipeline.resolve import resolve_condition, resolve_parameters
 from pipeline.units import ANY, parse_quantity, unit_text
 
@@ -215,8 +215,8 @@ def check_sweeps(config: dict[str, Any]) -> None:
 
 def sweep_uses_standalone(config: dict[str, Any], name: str) -> bool:
     """Whether a sweep's points run one shared C++ standalone binary (a build job first)."""
-    params = base_parameters(config, name)
-    return params["model"] == "tripartite" and params["tripartite"]["target"] == "cpp_standalone"
+    run = run_parameters(base_parameters(config, name))
+    return run.model == "tripartite" and run.target == "cpp_standalone"
 
 
 def sweep_targets(config: dict[str, Any]) -> list[str]:

@@ -27,6 +27,7 @@ from pipeline.config import (
     resolve_condition,
 )
 from pipeline.io import atomic_write_json, atomic_write_text
+from pipeline.parameters import run_parameters, with_target
 
 log = logging.getLogger("simulation")
 
@@ -47,10 +48,7 @@ def _params_from_args(args: argparse.Namespace) -> dict:
             raise ConfigError("give --condition NAME together with --config")
         params = resolve_condition(load_config(args.config), args.condition)
     if getattr(args, "target", None):
-        if params.get("model") == "tripartite":
-            params["tripartite"]["target"] = args.target
-        else:
-            params["target"] = args.target
+        params = with_target(params, args.target)
     return params
 
 
@@ -144,16 +142,14 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "build":
         return _build(args)
     if args.command == "run":
+        from simulation import rate_model, tripartite
         from simulation.rate_model import SimulationDiverged
-        from simulation.rate_model import simulate as simulate_rate
-        from simulation.tripartite import simulate as simulate_tripartite
 
         params = _params_from_args(args)
-        tripartite = params.get("model") == "tripartite"
-        simulate = simulate_tripartite if tripartite else simulate_rate
-        target = params["tripartite"]["target"] if tripartite else params["target"]
-        log.info("simulating condition %s (%s model) on target %s", params["condition"],
-                 params.get("model", "rate"), target)
+        run = run_parameters(params)
+        simulate = {"rate": rate_model.simulate, "tripartite": tripartite.simulate}[run.model]
+        log.info("simulating condition %s (%s model) on target %s", run.condition, run.model,
+                 run.target)
         try:
             result = simulate(params, progress=not args.no_progress and sys.stderr.isatty())
         except SimulationDiverged as err:
@@ -200,10 +196,11 @@ def _build(args: argparse.Namespace) -> int:
     from simulation import standalone, tripartite
 
     params = _params_from_args(argparse.Namespace(params=args.params, target=None))
-    if params.get("model") != "tripartite":
+    run = run_parameters(params)
+    if run.model != "tripartite":
         raise ConfigError(f"{args.params}: 'build' applies to the tripartite model only (the "
                           f"rate model compiles into the Cython cache as it runs)")
-    target = standalone.available_target(params["tripartite"]["target"])
+    target = standalone.available_target(run.target)
     start = time.perf_counter()
     directory, compile_s, built = (standalone.ensure_project(params, tripartite)
                                    if target == "cpp_standalone" else (None, 0.0, False))

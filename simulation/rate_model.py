@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.parameters import run_parameters
 from pipeline.units import parse_quantity
 from simulation.nonlinearities import NAMES as NONLINEARITIES
 from simulation.nonlinearities import constants_block, expression
@@ -115,14 +116,12 @@ def build_network(params: dict[str, Any]) -> dict[str, Any]:
 
     net_p, proto, const = params["network"], params["protocol"], params["constants"]
     q = parse_quantity  # shorter
-    dt = q(params["dt"], "second", "dt")
-    period = q(proto["period"], "second", "protocol.period")
-    on_time = q(proto["on_time"], "second", "protocol.on_time")
-    record_dt = q(params["record_dt"], "second", "record_dt")
+    run = run_parameters(params)
+    dt, period, on_time, record_dt = run.dt, run.period, run.on_time, run.record_dt
     n_pre, n_post = int(net_p["n_pre"]), int(net_p["n_post"])
     n_syn = n_pre * n_post
-    n_cycles, rest_cycles = int(proto["n_cycles"]), int(proto["rest_cycles"])
-    period_steps = int(round(float(period / dt)))
+    n_cycles, rest_cycles = run.n_cycles, run.rest_cycles
+    period_steps = run.period_steps
 
     _set_target(params["target"], params["cache_dir"])
     b2.seed(params["seed"])

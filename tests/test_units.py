@@ -139,3 +139,24 @@ def test_the_protocol_checks_are_the_same_for_both_models(default_config, where,
     with pytest.raises(ConfigError, match=re.escape(message)) as err:
         validate_config(_with(default_config, [*where, *key], value))
     assert f"config key '{prefix}." in str(err.value)
+
+
+def test_run_parameters_have_the_same_fields_for_both_models(default_config):
+    from pipeline.config import resolve_condition
+    from pipeline.parameters import RunParameters, run_parameters, with_target
+
+    config = validate_config(default_config)
+    rate = run_parameters(resolve_condition(config, "baseline"))
+    tri = run_parameters(resolve_condition(config, "tripartite"))
+    assert isinstance(rate, RunParameters) and isinstance(tri, RunParameters)
+    assert (rate.model, rate.target, rate.readout) == ("rate", "cython", "p_l")
+    assert (tri.model, tri.target, tri.readout) == ("tripartite", "cpp_standalone", "gamma_s")
+    assert float(rate.period) == 1.0 and rate.period_steps == 1000 and rate.n_cycles == 64
+    assert float(tri.period) == 2.0 and tri.period_steps == 2000
+    assert float(tri.record_dt) == 0.01 and float(tri.on_time) == 1.0
+    params = resolve_condition(config, "tripartite")
+    moved = with_target(params, "numpy")
+    assert run_parameters(moved).target == "numpy" and "target" not in moved
+    assert params["tripartite"]["target"] == "cpp_standalone"  # the input is not changed
+    assert run_parameters(with_target(resolve_condition(config, "baseline"), "numpy")).target \
+        == "numpy"

@@ -1,6 +1,7 @@
 # Helpers shared by the rules.
 from pipeline.config import dump_resolved, resolve_condition
 from pipeline.io import atomic_write_text
+from pipeline.parameters import run_parameters
 
 
 def resolved_params(wildcards):
@@ -10,8 +11,7 @@ def resolved_params(wildcards):
 
 def readout_quantity(wildcards):
     """What a condition's readout holds: p_l (rate model) or the tripartite readout."""
-    params = resolve_condition(config, wildcards.condition)
-    return params["tripartite"]["readout"] if params["model"] == "tripartite" else "p_l"
+    return run_parameters(resolve_condition(config, wildcards.condition)).readout
 
 
 wildcard_constraints:
