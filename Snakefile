@@ -7,7 +7,7 @@
 import shlex
 import sys
 
-from simulation.config import condition_names, validate_config
+from pipeline.config import condition_names, validate_config
 
 # --configfile FILE replaces the default configuration (no merging of conditions).
 if not workflow.overwrite_configfiles:

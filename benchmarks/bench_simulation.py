@@ -25,9 +25,9 @@ import time
 
 import pandas as pd
 
-from simulation.config import load_config, resolve_condition
+from pipeline.config import load_config, resolve_condition
+from pipeline.io import atomic_write
 from simulation.rate_model import simulate
-from simulation.result import atomic_write
 
 
 def _timed(params: dict) -> tuple[float, float]:

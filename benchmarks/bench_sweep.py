@@ -88,8 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(REPO / "results" / "benchmarks" / "sweep.csv"))
     args = parser.parse_args(argv)
 
-    from simulation.config import load_config
-    from simulation.sweeps import expand_sweep, resolve_sweep_point, sweep_model
+    from pipeline.config import load_config
+    from pipeline.sweeps import expand_sweep, resolve_sweep_point, sweep_model
 
     config = load_config(args.config)
     name = args.sweep or next(n for n in config["sweeps"] if sweep_model(config, n) ==

@@ -5,6 +5,3 @@ table and the readout (mean long-term astrocytic process p^l at cycle boundaries
 ``distill`` stage fits.
 """
 
-from simulation.config import ConfigError, load_config, resolve_condition
-
-__all__ = ["ConfigError", "load_config", "resolve_condition"]

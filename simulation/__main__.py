@@ -19,14 +19,15 @@ import sys
 from importlib.metadata import version
 from pathlib import Path
 
-from simulation.config import (
+from pipeline.config import (
     ConfigError,
     check_simulation,
     dump_resolved,
     load_config,
     resolve_condition,
 )
-from simulation.result import atomic_write
+from pipeline.io import atomic_write_json, atomic_write_text
+from pipeline.parameters import run_parameters, with_target
 
 log = logging.getLogger("simulation")
 
@@ -47,10 +48,7 @@ def _params_from_args(args: argparse.Namespace) -> dict:
             raise ConfigError("give --condition NAME together with --config")
         params = resolve_condition(load_config(args.config), args.condition)
     if getattr(args, "target", None):
-        if params.get("model") == "tripartite":
-            params["tripartite"]["target"] = args.target
-        else:
-            params["target"] = args.target
+        params = with_target(params, args.target)
     return params
 
 
@@ -122,10 +120,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "resolve":
         params = resolve_condition(load_config(args.config), args.condition)
-        atomic_write(args.out, lambda p: Path(p).write_text(dump_resolved(params) + "\n"))
+        atomic_write_text(args.out, dump_resolved(params) + "\n")
         return 0
     if args.command == "sweeps":
-        from simulation.sweeps import expand_sweep, sweep_names
+        from pipeline.sweeps import expand_sweep, sweep_names
 
         config = load_config(args.config)
         for name in [args.sweep] if args.sweep else sweep_names(config):
@@ -136,24 +134,22 @@ def _dispatch(args: argparse.Namespace) -> int:
                 print(f"{name}\t{point['point']}\t{json.dumps(point['values'])}")
         return 0
     if args.command == "resolve-sweep":
-        from simulation.sweeps import resolve_sweep_point
+        from pipeline.sweeps import resolve_sweep_point
 
         params = resolve_sweep_point(load_config(args.config), args.sweep, args.point)
-        atomic_write(args.out, lambda p: Path(p).write_text(dump_resolved(params) + "\n"))
+        atomic_write_text(args.out, dump_resolved(params) + "\n")
         return 0
     if args.command == "build":
         return _build(args)
     if args.command == "run":
+        from simulation import rate_model, tripartite
         from simulation.rate_model import SimulationDiverged
-        from simulation.rate_model import simulate as simulate_rate
-        from simulation.tripartite import simulate as simulate_tripartite
 
         params = _params_from_args(args)
-        tripartite = params.get("model") == "tripartite"
-        simulate = simulate_tripartite if tripartite else simulate_rate
-        target = params["tripartite"]["target"] if tripartite else params["target"]
-        log.info("simulating condition %s (%s model) on target %s", params["condition"],
-                 params.get("model", "rate"), target)
+        run = run_parameters(params)
+        simulate = {"rate": rate_model.simulate, "tripartite": tripartite.simulate}[run.model]
+        log.info("simulating condition %s (%s model) on target %s", run.condition, run.model,
+                 run.target)
         try:
             result = simulate(params, progress=not args.no_progress and sys.stderr.isatty())
         except SimulationDiverged as err:
@@ -200,17 +196,18 @@ def _build(args: argparse.Namespace) -> int:
     from simulation import standalone, tripartite
 
     params = _params_from_args(argparse.Namespace(params=args.params, target=None))
-    if params.get("model") != "tripartite":
+    run = run_parameters(params)
+    if run.model != "tripartite":
         raise ConfigError(f"{args.params}: 'build' applies to the tripartite model only (the "
                           f"rate model compiles into the Cython cache as it runs)")
-    target = standalone.available_target(params["tripartite"]["target"])
+    target = standalone.available_target(run.target)
     start = time.perf_counter()
     directory, compile_s, built = (standalone.ensure_project(params, tripartite)
                                    if target == "cpp_standalone" else (None, 0.0, False))
     report = {"target": target, "project": str(directory) if directory else None,
               "structure": tripartite.structure(params), "compiled_here": built,
               "compile_s": compile_s, "wall_s": time.perf_counter() - start}
-    atomic_write(args.out, lambda p: Path(p).write_text(json.dumps(report, indent=2) + "\n"))
+    atomic_write_json(args.out, report)
     log.info("project %s (%s): %.1f s", directory, "built" if built else "reused", compile_s)
     return 0
 

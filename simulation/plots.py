@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from simulation.result import atomic_write  # noqa: E402
+from pipeline.io import atomic_write  # noqa: E402
 
 PANELS = [
     ("x", "neuron rate x (a.u.)", "Neurons (pre: solid, post: dashed)"),

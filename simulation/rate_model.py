@@ -34,11 +34,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.parameters import run_parameters
+from pipeline.units import parse_quantity
 from simulation.nonlinearities import NAMES as NONLINEARITIES
 from simulation.nonlinearities import constants_block, expression
 from simulation.progress import progress_reporter
 from simulation.result import SimulationResult
-from simulation.units import parse_quantity
 
 
 class SimulationDiverged(RuntimeError):
@@ -115,14 +116,12 @@ def build_network(params: dict[str, Any]) -> dict[str, Any]:
 
     net_p, proto, const = params["network"], params["protocol"], params["constants"]
     q = parse_quantity  # shorter
-    dt = q(params["dt"], "second", "dt")
-    period = q(proto["period"], "second", "protocol.period")
-    on_time = q(proto["on_time"], "second", "protocol.on_time")
-    record_dt = q(params["record_dt"], "second", "record_dt")
+    run = run_parameters(params)
+    dt, period, on_time, record_dt = run.dt, run.period, run.on_time, run.record_dt
     n_pre, n_post = int(net_p["n_pre"]), int(net_p["n_post"])
     n_syn = n_pre * n_post
-    n_cycles, rest_cycles = int(proto["n_cycles"]), int(proto["rest_cycles"])
-    period_steps = int(round(float(period / dt)))
+    n_cycles, rest_cycles = run.n_cycles, run.rest_cycles
+    period_steps = run.period_steps
 
     _set_target(params["target"], params["cache_dir"])
     b2.seed(params["seed"])
@@ -182,7 +181,7 @@ def build_network(params: dict[str, Any]) -> dict[str, Any]:
 def simulate(params: dict[str, Any], progress: bool = True) -> SimulationResult:
     """Simulate one condition.
 
-    ``params`` are resolved condition parameters (``simulation.config.resolve_condition``):
+    ``params`` are resolved condition parameters (``pipeline.config.resolve_condition``):
     physical quantities as unit strings, ``target`` the Brian2 code-generation target.
     Returns traces sampled every ``record_dt`` (s) and the readout (mean p^l) at every
     cycle boundary. Raises :class:`SimulationDiverged` naming the condition if the state

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from pipeline.io import atomic_write, atomic_write_text
 
 #: Columns of the tidy trace table.
 TRACE_COLUMNS = ["time_s", "cycle", "element", "variable", "value"]
@@ -41,27 +41,5 @@ class SimulationResult:
         atomic_write(traces_path, lambda p: self.traces.to_csv(p, index=False))
         atomic_write(readout_path, lambda p: self.readout.to_csv(p, index=False))
         if info_path is not None:
-            atomic_write(info_path, lambda p: Path(p).write_text(json.dumps(self.info, indent=2)))
+            atomic_write_text(info_path, json.dumps(self.info, indent=2))
 
-
-def atomic_write(path: str | Path, writer) -> None:
-    """Call ``writer(tmp_path)`` then rename the temporary file to ``path``.
-
-    A crash or exception leaves any earlier ``path`` untouched and no partial file behind.
-    The temporary file keeps the suffixes of ``path`` so that writers choosing a format
-    by extension (``.csv.gz``) behave as for the final name.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = "".join(path.suffixes)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        writer(tmp)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

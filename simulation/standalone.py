@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 from brian2.utils.filelock import FileLock
 
+from pipeline.io import atomic_write_text
+
 log = logging.getLogger("simulation.standalone")
 
 #: Seconds to wait for another process that is compiling the same project.
@@ -125,9 +127,7 @@ def _build(params: dict[str, Any], module: Any, directory: Path,
     manifest = {"structure": structure, "arrays": arrays, "run_args": run_args,
                 "run_cmd": [cmd] if isinstance(cmd, str) else list(cmd),
                 "env": dict(b2.prefs["devices.cpp_standalone.run_environment_variables"])}
-    tmp = directory / f".manifest.{uuid.uuid4().hex}.json"
-    tmp.write_text(json.dumps(manifest, indent=2))
-    os.replace(tmp, directory / "manifest.json")
+    atomic_write_text(directory / "manifest.json", json.dumps(manifest, indent=2))
 
 
 def command_line_value(value: Any) -> str:

@@ -38,9 +38,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.parameters import run_parameters, tripartite_quantities
+from pipeline.units import parse_quantity
 from simulation.progress import progress_reporter
 from simulation.result import SimulationResult
-from simulation.tripartite_params import parse_compound, tripartite_quantities
 
 # --- model equations --------------------------------------------------------------------------
 
@@ -156,10 +157,9 @@ def structure(params: dict[str, Any]) -> dict[str, Any]:
     parameter sets with the same structure share one compiled standalone project.
     """
     block = params["tripartite"]
-    dt = parse_compound(block["dt"], _second(), "tripartite.dt")
-    period = parse_compound(block["protocol"]["period"], _second(), "tripartite.protocol.period")
+    run = run_parameters(params)
     proto = block["protocol"]
-    n_steps = (proto["n_cycles"] + proto["rest_cycles"]) * int(round(float(period / dt)))
+    n_steps = (proto["n_cycles"] + proto["rest_cycles"]) * run.period_steps
     return {"model": "tripartite", "n_pairs": block["n_pairs"], "n_recorded": block["n_recorded"],
             "dt": block["dt"], "record_dt": block["record_dt"], "n_steps": n_steps,
             "seed": params["seed"]}
@@ -169,7 +169,7 @@ def run_values(params: dict[str, Any]) -> dict[tuple[str, str], Any]:
     """Every run-time value as ``{(group name, variable): Brian2 quantity or int}``."""
     block = params["tripartite"]
     q = tripartite_quantities(block, "tripartite")
-    dt = parse_compound(block["dt"], _second(), "tripartite.dt")
+    dt = run_parameters(params).dt
     proto = q["protocol"]
 
     def steps(x) -> int:
@@ -211,8 +211,8 @@ def build_network(params: dict[str, Any]) -> dict[str, Any]:
 
     block = params["tripartite"]
     n, n_rec = int(block["n_pairs"]), int(block["n_recorded"])
-    dt = parse_compound(block["dt"], b2.second, "tripartite.dt")
-    record_dt = parse_compound(block["record_dt"], b2.second, "tripartite.record_dt")
+    run = run_parameters(params)
+    dt, record_dt = run.dt, run.record_dt
     b2.seed(params["seed"])
     b2.defaultclock.dt = dt
 
@@ -255,8 +255,7 @@ def build_network(params: dict[str, Any]) -> dict[str, Any]:
     mon_pre = b2.SpikeMonitor(presyn, name="mon_pre")
 
     proto = block["protocol"]
-    period = parse_compound(proto["period"], b2.second, "tripartite.protocol.period")
-    duration = (proto["n_cycles"] + proto["rest_cycles"]) * period
+    duration = (proto["n_cycles"] + proto["rest_cycles"]) * run.period
     objects = {"presyn": presyn, "synapse": synapse, "astro": astro, "spikes": spikes,
                "glu": glu, "glio": glio, "population": population, "mean": mean,
                "mon_gamma": mon_gamma, "mon_pairs": mon_pairs, "mon_syn": mon_syn,
@@ -346,8 +345,9 @@ def _collect(params: dict[str, Any], arrays: dict[str, np.ndarray]) -> Simulatio
             raise RuntimeError(f"condition {params['condition']!r}: connection {name!r} has "
                                f"{count} synapses, expected {n} (one per pair)")
     sec = _second()
-    period_s = float(parse_compound(proto["period"], sec, "period") / sec)
-    record_dt_s = float(parse_compound(block["record_dt"], sec, "record_dt") / sec)
+    run = run_parameters(params)
+    period_s = float(run.period / sec)
+    record_dt_s = float(run.record_dt / sec)
     if int(arrays["N_mean"].reshape(-1)[0]) != n:
         raise RuntimeError(f"condition {params['condition']!r}: the population mean sums "
                            f"{int(arrays['N_mean'].reshape(-1)[0])} pairs, expected {n}")
@@ -382,7 +382,7 @@ def _collect(params: dict[str, Any], arrays: dict[str, np.ndarray]) -> Simulatio
                             "value": values})
               for var, values in (("Gamma_S", mean_trace),
                                   ("U_0", (1 - mean_trace) * u0_star + alpha * mean_trace))]
-    umolar = float(parse_compound("1 uM", _umolar(), "umolar"))
+    umolar = float(parse_quantity("1 uM", _umolar(), "umolar"))
     for _, var, unit in RECORDED:
         data = arrays[var].T
         scale = umolar if unit == "umolar" else 1.0
@@ -407,6 +407,6 @@ def _collect(params: dict[str, Any], arrays: dict[str, np.ndarray]) -> Simulatio
         "presynaptic_spikes": int(arrays["pre_t"].size),
         "gliotransmitter_releases": int(arrays["glio_t"].size),
         "final_mean_gamma_s": float(final.mean()),
-        "dt_s": float(parse_compound(block["dt"], sec, "dt") / sec),
+        "dt_s": float(run.dt / sec),
     }
     return SimulationResult(params["condition"], traces, readout, info)

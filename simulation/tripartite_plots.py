@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from simulation.result import atomic_write  # noqa: E402
+from pipeline.io import atomic_write  # noqa: E402
 
 PANELS = [
     ("presyn_spike", "input\nspikes"),
@@ -32,10 +32,10 @@ def c_theta_um(params: dict | None) -> float | None:
     """The Ca²⁺ release threshold C_Θ in µM from resolved parameters (None if unknown)."""
     if not params or "tripartite" not in params:
         return None
-    from simulation.tripartite_params import parse_any
+    from pipeline.units import ANY, parse_quantity
 
     text = params["tripartite"]["astrocyte"]["C_Theta"]
-    return float(parse_any(text, "C_Theta") / parse_any("1 uM", "uM"))
+    return float(parse_quantity(text, ANY, "C_Theta") / parse_quantity("1 uM", ANY, "uM"))
 
 
 def plot_tripartite_traces(traces: pd.DataFrame, readout: pd.DataFrame, out: str | Path,

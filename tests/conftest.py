@@ -31,7 +31,7 @@ def default_config() -> dict:
 
 def small_simulation_params(**protocol) -> dict:
     """Resolved parameters of a small, fast numpy-target simulation (dt 5 ms, 12 cycles)."""
-    from simulation.config import resolve_condition, validate_config
+    from pipeline.config import resolve_condition, validate_config
 
     config = {
         "seed": 7,
@@ -52,7 +52,7 @@ def small_tripartite_params(**tripartite) -> dict:
     """Resolved parameters of a small tripartite condition (10 pairs, dt 2 ms, 2 cycles of 2 s,
     numpy target); keyword arguments override keys of the ``tripartite`` block (sections
     such as ``protocol`` are merged)."""
-    from simulation.config import resolve_condition, validate_config
+    from pipeline.config import resolve_condition, validate_config
 
     block = {"target": "numpy", "dt": "2 ms", "record_dt": "20 ms", "n_pairs": 10,
              "n_recorded": 2, "protocol": {"n_cycles": 2}}

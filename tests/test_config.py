@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from simulation.config import ConfigError, load_config, resolve_condition, validate_config
+from pipeline.config import ConfigError, load_config, resolve_condition, validate_config
 
 
 def _bad(config: dict, path: list[str], value) -> dict:

@@ -8,7 +8,7 @@ import re
 import pytest
 import yaml
 
-from simulation.config import ConfigError, validate_config
+from pipeline.config import ConfigError, validate_config
 from tests.test_workflow import REPO
 from train.plan import (
     ExperimentError,
@@ -191,14 +191,14 @@ def test_impossible_experiments_stop_before_any_job_naming_the_key(config, edit,
 
 
 def test_the_shipped_configs_pass_the_semantic_checks():
-    from simulation.config import load_config
+    from pipeline.config import load_config
 
     for name in ("config.yaml", "test.yaml", "paper.yaml"):
         check_experiment(load_config(REPO / "config" / name))
 
 
 def test_coupling_memory_is_checked_against_the_machine():
-    from simulation.config import check_network_memory
+    from pipeline.config import check_network_memory
 
     check_network_memory({"n_pre": 30, "n_post": 30}, memory_bytes=2**30)  # 0.04 GiB
     with pytest.raises(ConfigError, match="n_post.*6,247,500 coupling connections, about 0.3 GiB"):

@@ -18,8 +18,8 @@ import yaml
 
 from distill.sweeps import analysis as sweep_analysis
 from distill.sweeps import plots as sweep_plots
-from simulation.config import ConfigError, validate_config
-from simulation.sweeps import allowed_parameters, base_parameters, expand_sweep, resolve_sweep_point
+from pipeline.config import ConfigError, validate_config
+from pipeline.sweeps import allowed_parameters, base_parameters, expand_sweep, resolve_sweep_point
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -14,8 +14,8 @@ import pytest
 
 from distill import distill
 from distill.io import read_readout, readout_from_arrays, validate_retention
+from pipeline.config import ConfigError, validate_config
 from simulation.__main__ import main
-from simulation.config import ConfigError, validate_config
 from simulation.standalone import compiler_available
 from simulation.tripartite import simulate, structure
 from tests.conftest import small_tripartite_params
@@ -160,8 +160,8 @@ def test_numpy_fallback_without_compiler(monkeypatch):
         ({"synapse": {"U_0_star": 1.5}}, "at most 1"),
         ({"astrocyte": {"C_Theta": "-0.5 uM"}}, "must be positive"),
         ({"protocol": {"rate": "2 parsecs"}}, "unknown unit 'parsecs'"),
-        ({"protocol": {"on_time": "3 s"}}, "must not be longer than the period"),
-        ({"record_dt": "30 ms"}, "not a whole number of record_dt"),
+        ({"protocol": {"on_time": "3 s"}}, "must be shorter than the period"),
+        ({"record_dt": "30 ms"}, "not a whole number of record intervals record_dt"),
         ({"n_recorded": 500}, "n_recorded"),
     ],
 )
@@ -184,7 +184,7 @@ def test_condition_model_and_overrides_must_match():
 
 
 def test_default_config_has_a_tripartite_condition(default_config):
-    from simulation.config import resolve_condition
+    from pipeline.config import resolve_condition
 
     config = validate_config(default_config)
     tripartite = [n for n, c in config["conditions"].items() if c.get("model") == "tripartite"]

@@ -8,7 +8,7 @@ without failing (``fit-point``), then a sweep's points are gathered into a table
 
 Modules: ``analysis`` (a point's fit JSON, statuses, the table), ``plots`` (the figures),
 ``__main__`` (the command line the workflow's sweep rules call). The simulation side of a
-sweep (expansion, per-point parameters) is ``simulation.sweeps``.
+sweep (expansion, per-point parameters) is ``pipeline.sweeps``.
 """
 
 from .analysis import FITTED, STATUSES, fit_point, load_point, sweep_table, write_point, write_table

@@ -96,11 +96,11 @@ def display_values(values: list[Any]) -> tuple[list[float], str]:
         return [float(v) for v in values], ""
     import re
 
-    from simulation.tripartite_params import parse_any
+    from pipeline.units import ANY, parse_quantity
 
     unit = re.sub(r"^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*", "", values[0]).strip()
-    scale = float(parse_any(f"1 {unit}", "sweep value"))
-    return [float(parse_any(v, "sweep value")) / scale for v in values], unit
+    scale = float(parse_quantity(f"1 {unit}", ANY, "sweep value"))
+    return [float(parse_quantity(v, ANY, "sweep value")) / scale for v in values], unit
 
 
 def value_column(name: str, unit: str) -> str:

@@ -1,8 +1,7 @@
 # Helpers shared by the rules.
-from pathlib import Path
-
-from simulation.config import dump_resolved, resolve_condition
-from simulation.result import atomic_write
+from pipeline.config import dump_resolved, resolve_condition
+from pipeline.io import atomic_write_text
+from pipeline.parameters import run_parameters
 
 
 def resolved_params(wildcards):
@@ -12,8 +11,7 @@ def resolved_params(wildcards):
 
 def readout_quantity(wildcards):
     """What a condition's readout holds: p_l (rate model) or the tripartite readout."""
-    params = resolve_condition(config, wildcards.condition)
-    return params["tripartite"]["readout"] if params["model"] == "tripartite" else "p_l"
+    return run_parameters(resolve_condition(config, wildcards.condition)).readout
 
 
 wildcard_constraints:
@@ -22,4 +20,4 @@ wildcard_constraints:
 
 def write_text_atomic(path, text):
     """Write text to path through a temporary file and a rename."""
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+    atomic_write_text(path, text)

@@ -1,7 +1,9 @@
 # Parameter sweeps: each point is resolved, simulated and distilled on its own (a changed
 # point reruns alone); the sweep's table and plots aggregate all points.
-from simulation.sweeps import base_parameters, expand_sweep, resolve_sweep_point, sweep_names
-from simulation.sweeps import sweep_targets, sweep_uses_standalone
+from pathlib import Path
+
+from pipeline.sweeps import base_parameters, expand_sweep, resolve_sweep_point, sweep_names
+from pipeline.sweeps import sweep_targets, sweep_uses_standalone
 
 SWEEPS = sweep_names(config)
 SWEEP_EXPANDED = {name: expand_sweep(config, name) for name in SWEEPS}

@@ -1,18 +1,22 @@
 """Load, validate and resolve the pipeline configuration (``config/config.yaml``).
 
-Validation happens in two passes, both before anything runs:
+The one place that reads the YAML for every stage. Validation happens in two passes, both
+before anything runs:
 
 1. the JSON schema ``workflow/schemas/config.schema.yaml`` (types, ranges, unknown keys),
-2. semantic checks that a schema cannot express: units and signs of physical quantities,
-   the time step against the cycle, condition names.
+2. semantic checks that a schema cannot express: units and signs of physical quantities and
+   the protocol against the time steps (:mod:`pipeline.parameters`), sweeps
+   (:mod:`pipeline.sweeps`), segment counts and output folders (here).
 
-Every error is a :class:`ConfigError` whose message names the offending key.
+Every error is a :class:`ConfigError` whose message names the offending key. Resolving a
+condition (:mod:`pipeline.resolve`) and the checks are re-exported here, so stages and the
+Snakefile import one module. Checks of the ``experiment`` section that need the model live in
+``train.plan.check_experiment``.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -21,18 +25,18 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from simulation.units import parse_quantity
+from pipeline.errors import ConfigError
+from pipeline.parameters import check_network_memory, check_simulation
+from pipeline.resolve import condition_names, dump_resolved, resolve_condition, resolve_parameters
+from pipeline.sweeps import check_sweeps
+
+__all__ = ["ConfigError", "check_network_memory", "check_paths", "check_segments",
+           "check_simulation", "condition_names", "dump_resolved", "inside_project",
+           "load_config", "load_schema", "resolve_condition", "resolve_parameters",
+           "validate_config"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
-
-#: Keys of ``constants`` holding times (must be positive) and lengths.
-TIME_CONSTANTS = ("tau_n", "tau_s", "tau_ps", "tau_pl")
-LENGTH_CONSTANTS = ("coupling_length",)
-
-
-class ConfigError(ValueError):
-    """A configuration value is missing, unknown or out of range."""
 
 
 def load_schema() -> dict[str, Any]:
@@ -132,8 +136,6 @@ def validate_config(config: Any) -> dict[str, Any]:
         check_simulation(resolve_condition(config, name), prefix=f"conditions.{name}")
     check_segments(config)
     check_paths(config)
-    from simulation.sweeps import check_sweeps  # imports this module
-
     check_sweeps(config)
     return config
 
@@ -181,147 +183,3 @@ def check_segments(config: dict[str, Any]) -> None:
             raise ConfigError(
                 f"config key '{key}': T = {t} segments, but schedules are written only for "
                 f"T = 1..{most} (retention.max_segments); lower it or raise max_segments")
-
-
-def resolve_condition(config: dict[str, Any], name: str) -> dict[str, Any]:
-    """The full simulation parameters of one condition: ``simulation`` with its overrides.
-
-    The result is plain JSON (strings and numbers) and also carries ``condition``, ``seed``
-    and ``description``. Raises :class:`ConfigError` for an unknown condition name.
-    """
-    conditions = config.get("conditions", {})
-    if name not in conditions:
-        raise ConfigError(
-            f"unknown condition {name!r}; the config defines: {', '.join(sorted(conditions))}"
-        )
-    return resolve_parameters(config, name, conditions[name] or {})
-
-
-def resolve_parameters(config: dict[str, Any], name: str, overrides: dict[str, Any]) -> dict:
-    """``simulation`` with ``overrides`` (a condition's keys), for its model, as plain JSON.
-
-    A rate-model result is ``simulation`` without its ``tripartite`` block; a tripartite
-    result holds ``model``, ``cache_dir`` and the ``tripartite`` block only, so that changing
-    one model's parameters never reruns the other model's jobs.
-    """
-    resolved = copy.deepcopy(config["simulation"])
-    overrides = copy.deepcopy(overrides)
-    description = overrides.pop("description", "")
-    model = overrides.pop("model", resolved["model"])
-    tripartite = resolved.pop("tripartite", {})
-    other = sorted(set(overrides) - {"tripartite"}) if model == "tripartite" else (
-        ["tripartite"] if "tripartite" in overrides else [])
-    if other:
-        raise ConfigError(f"config key 'conditions.{name}': sets {other}, which the {model} "
-                          f"model does not use; set `model` or remove them")
-    for section, values in overrides.pop("tripartite", {}).items():
-        if isinstance(values, dict):
-            tripartite[section] = {**tripartite[section], **values}
-        else:
-            tripartite[section] = values
-    if model == "tripartite":
-        resolved = {"model": model, "cache_dir": resolved["cache_dir"], "tripartite": tripartite}
-    resolved["model"] = model
-    for section, values in overrides.items():
-        if section == "nonlinearities":
-            for fname, spec in values.items():
-                resolved[section][fname] = {**resolved[section][fname], **spec}
-        else:
-            resolved[section] = {**resolved[section], **values}
-    resolved["condition"] = name
-    resolved["description"] = description
-    resolved["seed"] = config.get("seed", 1234)
-    return resolved
-
-
-def check_simulation(params: dict[str, Any], prefix: str = "simulation") -> None:
-    """Semantic checks of resolved simulation parameters (units, signs, dt versus cycle)."""
-    if params.get("model") == "tripartite":
-        from simulation.tripartite_params import check_tripartite
-
-        try:
-            check_tripartite(params["tripartite"], prefix=f"{prefix}.tripartite")
-        except ValueError as err:
-            raise ConfigError(str(err)) from err
-        return
-
-    def quantity(section: str | None, key: str, dim: str):
-        full = f"{prefix}.{section}.{key}" if section else f"{prefix}.{key}"
-        value = params[section][key] if section else params[key]
-        try:
-            q = parse_quantity(value, dim, full)
-        except ValueError as err:
-            raise ConfigError(str(err)) from err
-        if float(q) <= 0:
-            raise ConfigError(f"config key '{full}': {value!r} must be positive")
-        return q
-
-    check_network_memory(params["network"], prefix=f"{prefix}.network")
-    for key in TIME_CONSTANTS:
-        quantity("constants", key, "second")
-    for key in LENGTH_CONSTANTS:
-        quantity("constants", key, "metre")
-    quantity("network", "synapse_spacing", "metre")
-    dt = quantity(None, "dt", "second")
-    record_dt = quantity(None, "record_dt", "second")
-    period = quantity("protocol", "period", "second")
-    on_time = quantity("protocol", "on_time", "second")
-    if dt >= period:
-        raise ConfigError(
-            f"config key '{prefix}.dt': dt = {params['dt']} is not smaller than the cycle "
-            f"period {params['protocol']['period']}; choose dt well below the period (e.g. 1 ms)"
-        )
-    if on_time >= period:
-        raise ConfigError(
-            f"config key '{prefix}.protocol.on_time': {params['protocol']['on_time']} must be "
-            f"shorter than the period {params['protocol']['period']}"
-        )
-    for key, value in (("protocol.period", period), ("protocol.on_time", on_time),
-                       ("record_dt", record_dt)):
-        steps = float(value / dt)
-        if abs(steps - round(steps)) > 1e-6 or round(steps) < 1:
-            raise ConfigError(
-                f"config key '{prefix}.{key}': {value} is not a whole number of time steps "
-                f"dt = {params['dt']}"
-            )
-
-
-#: Bytes per synapse-to-synapse coupling connection in Brian2, an estimate: two int32
-#: indices and the float64 weight T take 16; the rest allows for Brian2's index arrays.
-BYTES_PER_COUPLING = 48
-
-
-def physical_memory_bytes() -> int:
-    """Physical memory of this machine in bytes (0 when the OS does not say)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 0
-
-
-def check_network_memory(network: dict[str, Any], prefix: str = "simulation.network",
-                         memory_bytes: int | None = None) -> None:
-    """Refuse a rate-model network whose all-to-all process coupling cannot fit in memory.
-
-    n_syn = n_pre * n_post processes are coupled pairwise: n_syn (n_syn - 1) connections
-    of :data:`BYTES_PER_COUPLING` bytes each, against this machine's physical memory.
-    """
-    n_syn = network["n_pre"] * network["n_post"]
-    need = n_syn * (n_syn - 1) * BYTES_PER_COUPLING
-    have = physical_memory_bytes() if memory_bytes is None else memory_bytes
-    if have and need > have:
-        raise ConfigError(
-            f"config key '{prefix}.n_pre' / '{prefix}.n_post': {network['n_pre']} x "
-            f"{network['n_post']} = {n_syn} synapses need {n_syn * (n_syn - 1):,} coupling "
-            f"connections, about {need / 2**30:.1f} GiB, more than this machine's "
-            f"{have / 2**30:.1f} GiB; use fewer neurons (the coupling grows as n_syn^2)")
-
-
-def condition_names(config: dict[str, Any]) -> list[str]:
-    """Condition names in config order."""
-    return list(config["conditions"])
-
-
-def dump_resolved(params: dict[str, Any]) -> str:
-    """Canonical JSON text of resolved parameters (stable key order, for change detection)."""
-    return json.dumps(params, sort_keys=True, indent=2)

@@ -21,8 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from simulation.config import ConfigError, check_simulation, resolve_condition, resolve_parameters
-from simulation.tripartite_params import parse_any
+from pipeline.errors import ConfigError
+from pipeline.parameters import check_simulation, run_parameters
+from pipeline.resolve import resolve_condition, resolve_parameters
+from pipeline.units import ANY, parse_quantity, unit_text
 
 #: Leaves that are bookkeeping, not biology: never swept.
 NOT_SWEPT = {"seed", "divergence_threshold", "cache_dir", "condition", "description", "model",
@@ -97,10 +99,6 @@ def _set(params: dict[str, Any], path: str, value: Any) -> None:
     node[leaf] = value
 
 
-def _unit_text(text: str) -> str:
-    return re.sub(r"^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*", "", text).strip()
-
-
 def parameter_values(spec: dict[str, Any], base_value: Any, where: str) -> list[Any]:
     """The values of one swept parameter, in the form of ``base_value`` (number or quantity
     string with the unit of the first given value). Raises :class:`ConfigError`."""
@@ -119,7 +117,7 @@ def parameter_values(spec: dict[str, Any], base_value: Any, where: str) -> list[
         if not quantity:
             return float(value), None
         try:
-            q, base_q = parse_any(value, key), parse_any(base_value, key)
+            q, base_q = parse_quantity(value, ANY, key), parse_quantity(base_value, ANY, key)
         except ValueError as err:
             raise ConfigError(str(err)) from err
         if q.dim is not base_q.dim:
@@ -155,8 +153,8 @@ def parameter_values(spec: dict[str, Any], base_value: Any, where: str) -> list[
     values: list[Any] = []
     for number, text in zip(numbers, texts, strict=True):
         if quantity:
-            unit_q = parse_any(f"1 {_unit_text(text)}", where)
-            values.append(f"{number / float(unit_q):.6g} {_unit_text(text)}".strip())
+            unit_q = parse_quantity(f"1 {unit_text(text)}", ANY, where)
+            values.append(f"{number / float(unit_q):.6g} {unit_text(text)}".strip())
         elif integer:
             values.append(int(round(number)))
         else:
@@ -217,8 +215,8 @@ def check_sweeps(config: dict[str, Any]) -> None:
 
 def sweep_uses_standalone(config: dict[str, Any], name: str) -> bool:
     """Whether a sweep's points run one shared C++ standalone binary (a build job first)."""
-    params = base_parameters(config, name)
-    return params["model"] == "tripartite" and params["tripartite"]["target"] == "cpp_standalone"
+    run = run_parameters(base_parameters(config, name))
+    return run.model == "tripartite" and run.target == "cpp_standalone"
 
 
 def sweep_targets(config: dict[str, Any]) -> list[str]:
