@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -51,6 +50,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from pipeline.io import atomic_write, atomic_write_text
 
 ALPHA = 0.05  # significance level of every claim test
 BOOTSTRAP = 2_000  # resamples of the paired bootstrap
@@ -358,12 +359,6 @@ def claims_markdown(table: pd.DataFrame, claims: list[dict[str, Any]],
     return "\n".join(lines) + "\n"
 
 
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def write_claims(metric_paths: Sequence[str | Path], claims: list[dict[str, Any]],
                  out_dir: str | Path, memory_csv: str | Path | None = None) -> dict[str, Path]:
     """Write claims.csv and claims.md into ``out_dir`` (atomically); returns their paths."""
@@ -372,7 +367,6 @@ def write_claims(metric_paths: Sequence[str | Path], claims: list[dict[str, Any]
     runs = read_runs(metric_paths)
     table = claims_table(runs, claims, memory_csv)
     files = {"csv": out / "claims.csv", "md": out / "claims.md"}
-    _atomic(files["csv"], lambda p: table.to_csv(p, index=False))
-    _atomic(files["md"], lambda p: Path(p).write_text(
-        claims_markdown(table, claims, readout_note(runs))))
+    atomic_write(files["csv"], lambda p: table.to_csv(p, index=False))
+    atomic_write_text(files["md"], claims_markdown(table, claims, readout_note(runs)))
     return files
