@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from model.presets import RECURRENT_PRESETS, resolved_settings
 from pipeline.io import atomic_write, atomic_write_text
 
 ALPHA = 0.05  # significance level of every claim test
@@ -324,8 +325,8 @@ def _fmt(v: float, pct: bool) -> str:
 def readout_note(runs: list[dict[str, Any]]) -> str:
     """What the recurrent runs classify from (their ``readout``; the presets' default is
     the final memory), for the note under the table."""
-    readouts = sorted({(r.get("spec", {}).get("model") or {}).get("readout", "memory")
-                       for r in runs if r.get("preset") in ("rmt", "rlt", "rmaat")})
+    readouts = sorted({resolved_settings(r["preset"], r.get("spec", {}).get("model") or {})
+                       ["readout"] for r in runs if r.get("preset") in RECURRENT_PRESETS})
     if not readouts:
         return ""
     if readouts == ["memory"]:

@@ -291,7 +291,7 @@ def _train(spec: RunSpec, out: Path, device: torch.device, info: DistInfo, progr
             "seed": spec.seed, "config_hash": spec.config_hash(), "spec": spec.to_dict(),
             "device": _device_name(device), "processes": info.world,
             "parameters": sum(p.numel() for p in net.parameters()),
-            "driver": spec.model.get("driver", net.config.driver),
+            "driver": net.config.driver,
             "n_train": len(train_set), "n_val": len(data["val"]), "n_test": len(data["test"]),
             "epochs": state["history"], "best_epoch": state["best_epoch"],
             "best_val_acc": state["best_val"], "test_acc": test["acc"], "test_loss": test["loss"],
