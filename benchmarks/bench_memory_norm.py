@@ -32,9 +32,9 @@ import torch
 from benchmarks import RESULTS, print_table, save_figure, write_csv
 from lra.fashion_mnist import DEBIAN_DIR, read_idx_pair, source_files
 from model import build_model
-from model.presets import resolved_settings
+from model.presets import RECURRENT_PRESETS, resolved_settings
 
-PRESET_NAMES = ("rmt", "rlt", "rmaat")
+PRESET_NAMES = RECURRENT_PRESETS  # rmt, rlt, rmaat
 HANDOFFS = ("residual", "normed")
 NORMS = ("pre", "post")
 RF_MODES = ("none", "scalar", "gated", "delta", "streaming")
