@@ -4,40 +4,34 @@
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pipeline.io import atomic_write
+
 RESULTS = Path("results") / "benchmarks"
-
-
-def _tmp_beside(path: Path) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    return tmp
 
 
 def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
     """Write rows (dicts) as CSV atomically: temporary file, then replace. Columns are the
     union of the rows' keys in order of appearance; a row without a key leaves it empty."""
-    tmp = _tmp_beside(path)
     fields = list(dict.fromkeys(k for r in rows for k in r))
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=fields, restval="")
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=fields, restval="")
+            writer.writeheader()
+            writer.writerows(rows)
+
+    atomic_write(path, write)
     return path
 
 
 def save_figure(fig: Any, path: Path) -> Path:
     """Save a matplotlib figure atomically (PNG, 120 dpi)."""
-    tmp = _tmp_beside(path)
-    fig.savefig(tmp, dpi=120, format="png", bbox_inches="tight")
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png",
+                                               bbox_inches="tight"))
     return path
 
 

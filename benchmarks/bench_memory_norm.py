@@ -31,9 +31,10 @@ import torch
 
 from benchmarks import RESULTS, print_table, save_figure, write_csv
 from lra.fashion_mnist import DEBIAN_DIR, read_idx_pair, source_files
-from model import PRESETS, build_model
+from model import build_model
+from model.presets import RECURRENT_PRESETS, resolved_settings
 
-PRESET_NAMES = ("rmt", "rlt", "rmaat")
+PRESET_NAMES = RECURRENT_PRESETS  # rmt, rlt, rmaat
 HANDOFFS = ("residual", "normed")
 NORMS = ("pre", "post")
 RF_MODES = ("none", "scalar", "gated", "delta", "streaming")
@@ -83,9 +84,9 @@ def _sig(x: float) -> float:
 
 def is_default(preset: str, handoff: str, norm: str, rf_mode: str) -> bool:
     """True for the memory settings the preset uses without overrides."""
-    defaults = PRESETS[preset]
-    return (defaults.get("memory_handoff", "residual") == handoff and norm == "pre"
-            and defaults.get("rf_mode", "scalar") == rf_mode)
+    defaults = resolved_settings(preset, {})
+    return (defaults["memory_handoff"] == handoff and defaults["norm"] == norm
+            and defaults["rf_mode"] == rf_mode)
 
 
 def main(argv: list[str] | None = None) -> None:

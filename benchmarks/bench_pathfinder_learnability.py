@@ -38,6 +38,7 @@ from tqdm import tqdm
 
 from lra.pathfinder_generator import make_pathfinder_image
 from lra.pathfinder_params import lra_params
+from pipeline.io import atomic_write, atomic_write_text
 
 CHUNK = 500  # images per generator task
 
@@ -150,12 +151,9 @@ def main(argv: list[str] | None = None) -> None:
                "generate_wall_s": round(gen_s, 1), "connectivity_threshold": 30,
                "connectivity": conn, "cnn": cnn,
                "note": "generated Pathfinder-32 (not the LRA release); CPU"}
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(summary, indent=1))
-    tmp.replace(out.with_suffix(".json"))
-    tmp = out.with_suffix(".csv.tmp")
-    pd.DataFrame(cnn).assign(n_images=args.n, level=args.level).to_csv(tmp, index=False)
-    tmp.replace(out.with_suffix(".csv"))
+    atomic_write_text(out.with_suffix(".json"), json.dumps(summary, indent=1))
+    table = pd.DataFrame(cnn).assign(n_images=args.n, level=args.level)
+    atomic_write(out.with_suffix(".csv"), lambda tmp: table.to_csv(tmp, index=False))
     print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.csv')}")
 
 

@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.measure import run_worker, set_live_rss, step_peak_mb, timed, worker_env
+from pipeline.io import atomic_write_text
 
 PEER_PACKAGE = "recurrent_memory_transformer_pytorch"
 PEER_DIST = "recurrent-memory-transformer-pytorch"
@@ -453,9 +454,7 @@ def report(rows: list[dict], notes: list[str], out: Path, command: str) -> None:
     axes[1].legend(fontsize=7, ncol=2)
     save_figure(fig, out / "peers.png")
     text = report_markdown(rows, notes, command)
-    tmp = out / ".peers.md.tmp"
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(out / "peers.md")
+    atomic_write_text(out / "peers.md", text)
     print_table([{k: r[k] for k in ("system", "segments", "step_s", "step_cpu_s", "peak_mb",
                                     "params")} for r in rows])
     print(text)

@@ -26,8 +26,7 @@ from scipy.stats import binomtest
 from lra.listops_generator import ListOpsSettings, generate_listops_release
 from lra.majority import MajoritySettings, generate_majority_release
 from lra.recall import RecallSettings, generate_recall_release
-from model.config import needs_retention
-from model.presets import resolved_settings
+from model.presets import RECURRENT_PRESETS, preset_needs_retention
 from model.retention import write_retention_json
 from train.loop import train_run
 from train.spec import RunSpec
@@ -121,9 +120,9 @@ def main() -> None:
                      "segment_len": args.segment, **extra, **extra_fields}
             if args.astro_m != "auto":
                 model["astro_m"] = float(args.astro_m)
-            if preset != "transformer":
+            if preset in RECURRENT_PRESETS:
                 model["readout"] = args.readout
-                if needs_retention(resolved_settings(preset, model)):
+                if preset_needs_retention(preset, model):
                     model["retention"] = str(retention)
             spec = RunSpec(task=args.task, preset=preset, seed=seed, variant=name,
                            data_root=str(root), cache_dir=str(scratch / "cache"),

@@ -31,6 +31,7 @@ import torch
 from model import build_model
 from model.drivers import backward
 from model.retention import write_retention_json
+from pipeline.io import atomic_write
 
 VOCAB, CLASSES, SEGMENT, SEGMENTS = 16, 4, 8, 4
 LENGTH = SEGMENT * SEGMENTS
@@ -99,10 +100,7 @@ def main(argv: list[str] | None = None) -> None:
                     print(f"{preset:6s} {norm:4s} {handoff:8s} {rf_mode:9s} accuracy "
                           + " ".join(f"{a:.2f}" for a in accs), flush=True)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = out.with_name(f".{out.name}.tmp")
-    pd.DataFrame(rows).to_csv(tmp_out, index=False)
-    tmp_out.replace(out)
+    atomic_write(out, lambda tmp: pd.DataFrame(rows).to_csv(tmp, index=False))
     print(f"wrote {out} ({time.perf_counter() - start_all:.0f} s wall, "
           f"{sum(r['cpu_s'] for r in rows):.0f} s CPU)")
 

@@ -22,9 +22,11 @@ from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
 
+from pipeline.io import atomic_write_json
+
 from .derived import BOOTSTRAP_N
 from .errors import DistillError, DistillWarning, ReadoutError
-from .io import read_readout, read_retention, write_json_atomic
+from .io import read_readout, read_retention
 from .macro_models import MODELS
 from .pipeline import MIN_R2, MIN_SATURATION, WARN_SATURATION, DistillResult, distill
 from .plots import DEFAULT_T, QUANTITIES, plot_comparison, plot_fit, plot_schedules
@@ -175,7 +177,7 @@ def _run_fit(args: argparse.Namespace) -> None:
     )
     payload = result.to_json()
     payload["quantity"] = args.quantity
-    write_json_atomic(args.out, payload)
+    atomic_write_json(args.out, payload)
     written = [str(args.out)]
     if args.plot_dir is not None:
         plot_fit(result, args.plot_dir / "fit.png", args.quantity)

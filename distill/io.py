@@ -6,19 +6,16 @@ boundary, cycle = 0, 1, ..., n_cycles in order, ``time_s = cycle · τc`` (cycle
 ``pair_1``, ... with every pair's value (the tripartite simulation writes them; ``p_l`` must be
 their mean), used to weight the fit and to bootstrap over pairs. Other columns are ignored.
 
-Retention JSON: see :func:`validate_retention` for the schema. Every output is written
-atomically: to a temporary file in the target's directory, then ``os.replace``d, so a reader
-never sees a partial file and a failed write leaves nothing behind.
+Retention JSON: its format and checks belong to :mod:`pipeline.retention`
+(``validate_retention`` is re-exported here). Every output is written atomically
+(:mod:`pipeline.io`): a reader never sees a partial file and a failed write leaves nothing
+behind.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import json
-import math
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +24,15 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
+from pipeline.io import atomic_write as _atomic_write
+from pipeline.io import atomic_write_json, atomic_write_text
+from pipeline.retention import read_payload, validate_retention
+
 from .errors import ReadoutError
+
+__all__ = ["READOUT_COLUMNS", "Readout", "atomic_write", "read_readout", "read_retention",
+           "readout_from_arrays", "schedules_from_json", "validate_retention",
+           "write_json_atomic", "write_readout_csv"]
 
 READOUT_COLUMNS = ("cycle", "time_s", "p_l")
 SPACING_RTOL = 1e-6  # allowed relative deviation of a time step from τc
@@ -161,146 +166,38 @@ def read_readout(path: str | os.PathLike[str], min_points: int = 4) -> Readout:
 def write_readout_csv(path: str | os.PathLike[str], readout: Readout) -> None:
     """Write a readout in the simulation stage's CSV format (atomic). Used for synthetic data."""
     df = pd.DataFrame({"cycle": readout.cycle, "time_s": readout.time_s, "p_l": readout.p_l})
-    atomic_write(path, lambda fh: fh.write(df.to_csv(index=False).encode()))
+    atomic_write_text(path, df.to_csv(index=False))
 
 
 # ---------------------------------------------------------------------------- atomic writes
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any]) -> None:
-    """Call ``write(fh)`` on a temporary file next to ``path``, then rename it onto ``path``.
+    """Adapter for callers that write through an open binary handle: ``write(fh)`` fills a
+    temporary file that :func:`pipeline.io.atomic_write` renames onto ``path``.
 
-    The parent directory is created if needed. If ``write`` raises, the temporary file is
-    removed, ``path`` is left as it was (absent or the previous complete version), and the
-    exception propagates.
+    Kept only for ``workflow/scripts/sweep_*.py``; new code calls ``pipeline.io`` directly.
     """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
+
+    def writer(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
             write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+
+    _atomic_write(path, writer)
 
 
-def write_json_atomic(path: str | os.PathLike[str], payload: dict[str, Any]) -> None:
-    """Serialise ``payload`` (finite floats only: NaN/inf raise ``ValueError`` before any file
-    is touched) and write it atomically to ``path``."""
-    text = json.dumps(payload, indent=2, allow_nan=False) + "\n"
-    atomic_write(path, lambda fh: fh.write(text.encode()))
+#: Serialise a payload (finite floats only: NaN/inf raise ``ValueError`` before any file is
+#: touched) as ``json.dumps(payload, indent=2) + "\n"`` and write it atomically.
+write_json_atomic = atomic_write_json
 
 
 # ---------------------------------------------------------------------------- retention JSON
 
 
-def _is_float(x: Any) -> bool:
-    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def validate_retention(payload: dict[str, Any], atol: float = 1e-9) -> None:
-    """Check a retention JSON payload against the stage's schema; raise ``ValueError`` if not.
-
-    Schema::
-
-        {"condition": str,
-         "macro_model": {"name": str, "params": {name: float}, "stderr": {name: float},
-                         "r2": float, "aic": float},
-         "candidates": [{"name": str, "params": {...}, "r2": float | null,
-                         "aic": float | null, ...}, ...],
-         "tau_cycle_s": float,
-         "schedules": {"<T>": [RF(1,T), ..., RF(T,T)], ...},
-         "derived": {"tau_ltp_s", "tau_ltp_cycles", "plateau", "cycles_to_90",
-                     "shape_ratio_16": float | null, ...},          # optional
-         "streaming": {"factors": [s(1), ..., s(K)], "tail_ratio": float, ...}}
-
-    and every schedule is positive, non-increasing and sums to 1 within ``atol``. The
-    optional ``streaming`` entry (:mod:`distill.streaming`; absent in older files) must hold
-    positive, non-increasing factors summing to at most 1 and a tail ratio in [0, 1].
-    """
-
-    def need(cond: bool, msg: str) -> None:
-        if not cond:
-            raise ValueError(f"retention JSON: {msg}")
-
-    need(isinstance(payload, dict), "top level must be an object")
-    for key in ("condition", "macro_model", "candidates", "tau_cycle_s", "schedules"):
-        need(key in payload, f"missing key {key!r}")
-    need(isinstance(payload["condition"], str), "'condition' must be a string")
-    mm = payload["macro_model"]
-    need(isinstance(mm, dict), "'macro_model' must be an object")
-    for key in ("name", "params", "stderr", "r2", "aic"):
-        need(key in mm, f"'macro_model' lacks {key!r}")
-    need(isinstance(mm["name"], str), "'macro_model.name' must be a string")
-    for key in ("params", "stderr"):
-        need(
-            isinstance(mm[key], dict) and all(_is_float(v) for v in mm[key].values()),
-            f"'macro_model.{key}' must map names to finite floats",
-        )
-    need(set(mm["stderr"]) == set(mm["params"]), "'macro_model.stderr' keys differ from params")
-    need(_is_float(mm["r2"]) and _is_float(mm["aic"]), "'macro_model' r2/aic must be floats")
-    need(isinstance(payload["candidates"], list) and payload["candidates"], "no 'candidates'")
-    for cand in payload["candidates"]:
-        need(isinstance(cand, dict) and isinstance(cand.get("name"), str), "bad candidate")
-        need(isinstance(cand.get("params"), dict), f"candidate {cand.get('name')}: no params")
-        need(all(_is_float(v) for v in cand["params"].values()), "candidate params not floats")
-        for key in ("r2", "aic"):
-            need(key in cand and (cand[key] is None or _is_float(cand[key])),
-                 f"candidate {cand['name']}: {key!r} must be a float or null")
-    need(_is_float(payload["tau_cycle_s"]) and payload["tau_cycle_s"] > 0, "bad 'tau_cycle_s'")
-    derived = payload.get("derived")  # optional: files written before it existed lack it
-    if derived is not None:
-        need(isinstance(derived, dict), "'derived' must be an object")
-        for key in ("tau_ltp_s", "tau_ltp_cycles", "plateau", "cycles_to_90", "shape_ratio_16"):
-            need(key in derived and (derived[key] is None or _is_float(derived[key])),
-                 f"'derived.{key}' must be a finite float or null")
-    schedules = payload["schedules"]
-    need(isinstance(schedules, dict) and schedules, "'schedules' must be a non-empty object")
-    for key, rf in schedules.items():
-        need(key.isdigit() and int(key) >= 1, f"schedule key {key!r} is not a positive integer")
-        need(isinstance(rf, list) and len(rf) == int(key), f"schedule {key}: length != T")
-        need(all(_is_float(v) for v in rf), f"schedule {key}: values must be finite floats")
-        arr = np.asarray(rf, dtype=float)
-        need(bool(np.all(arr > 0)), f"schedule {key}: RF must be positive")
-        need(bool(np.all(np.diff(arr) <= 0)), f"schedule {key}: RF must be non-increasing")
-        need(abs(float(arr.sum()) - 1.0) <= atol, f"schedule {key}: RF sums to {arr.sum()!r}")
-    if "streaming" in payload:
-        st = payload["streaming"]
-        need(isinstance(st, dict), "'streaming' must be an object")
-        f = st.get("factors")
-        need(isinstance(f, list) and f and all(_is_float(v) for v in f),
-             "'streaming.factors' must be a non-empty list of finite floats")
-        arr = np.asarray(f, dtype=float)
-        need(bool(np.all(arr > 0)), "'streaming.factors' must be positive")
-        need(bool(np.all(np.diff(arr) <= 0)), "'streaming.factors' must be non-increasing")
-        need(float(arr.sum()) <= 1.0 + atol, f"'streaming.factors' sum to {arr.sum()!r} > 1")
-        q = st.get("tail_ratio")
-        need(_is_float(q) and 0.0 <= q <= 1.0, "'streaming.tail_ratio' must lie in [0, 1]")
-
-
 def read_retention(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and validate a retention JSON; raises ``ReadoutError`` naming the file if bad."""
-    p = Path(path)
-    if not p.is_file():
-        raise ReadoutError(f"retention file not found: {p}")
-    try:
-        payload = json.loads(p.read_text())
-        validate_retention(payload)
-    except ValueError as exc:  # JSONDecodeError is a ValueError
-        raise ReadoutError(f"{p}: {exc}") from None
-    return payload
+    """Read and validate a retention JSON (:mod:`pipeline.retention`); raises
+    ``ReadoutError`` naming the file if it is missing, not JSON or breaks the format."""
+    return read_payload(path, error=ReadoutError)
 
 
 def schedules_from_json(payload: dict[str, Any]) -> dict[int, np.ndarray]:

@@ -25,8 +25,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
+from pipeline.io import atomic_write
+
 from .errors import RetentionError
-from .io import Readout, atomic_write, schedules_from_json
+from .io import Readout, schedules_from_json
 from .macro_models import FittedCurve
 from .pipeline import DistillResult
 
@@ -36,7 +38,7 @@ DPI = 120
 
 def _save(fig: Figure, path: str | os.PathLike[str]) -> None:
     FigureCanvasAgg(fig)
-    atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=DPI))
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=DPI))
 
 
 def _cycle_axis(ax: Axes, tau_cycle_s: float) -> None:

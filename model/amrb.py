@@ -22,8 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from model.drivers import check_labels
-from model.network import SegmentClassifier, State
+from model.network import SegmentClassifier, State, check_labels
 
 RngState = tuple[Tensor, Tensor | None]
 

@@ -165,17 +165,22 @@ class ModelConfig:
 def needs_retention(config: ModelConfig | Mapping[str, Any]) -> bool:
     """True when a model with these *resolved* settings reads a retention file.
 
-    ``config`` is a :class:`ModelConfig` or a mapping of its fields after the preset's
-    defaults are applied (``model.presets.resolved_settings``), never raw overrides: the
-    RF mode a preset implies (``none`` for rmt and rlt) decides, not a guessed default.
+    ``config`` is a :class:`ModelConfig` or the complete mapping of its fields that
+    ``model.presets.resolved_settings`` returns, never raw overrides: the RF mode a preset
+    implies (``none`` for rmt and rlt) decides, not a guessed default (a mapping without
+    ``recurrent``, ``rf_mode`` or ``rf_schedule`` raises ``ValueError``).
     A recurrent model whose ``rf_mode`` is not ``none`` reads the file when its factors come
     from the fitted LTP curve: ``rf_schedule='bio'``, or ``rf_mode='streaming'``
     (``flat`` and ``learned`` schedules need no file).
     """
     if isinstance(config, Mapping):
-        defaults = {f.name: f.default for f in fields(ModelConfig)}
-        get = lambda name: config.get(name, defaults[name])  # noqa: E731
+        missing = [k for k in ("recurrent", "rf_mode", "rf_schedule") if k not in config]
+        if missing:
+            raise ValueError(f"needs_retention takes resolved settings "
+                             f"(model.presets.resolved_settings); missing {', '.join(missing)}")
+        recurrent, rf_mode, rf_schedule = (config["recurrent"], config["rf_mode"],
+                                           config["rf_schedule"])
     else:
-        get = lambda name: getattr(config, name)  # noqa: E731
-    uses_rf = bool(get("recurrent")) and get("rf_mode") != "none"
-    return uses_rf and (get("rf_schedule") == "bio" or get("rf_mode") == "streaming")
+        recurrent, rf_mode, rf_schedule = config.recurrent, config.rf_mode, config.rf_schedule
+    uses_rf = bool(recurrent) and rf_mode != "none"
+    return uses_rf and (rf_schedule == "bio" or rf_mode == "streaming")

@@ -12,22 +12,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
-from model.network import SegmentClassifier, State
-
-
-def check_labels(net: SegmentClassifier, labels: object, batch: int) -> Tensor:
-    """Labels must be an integer tensor [B] with values in [0, num_classes)."""
-    if not isinstance(labels, Tensor) or labels.dtype not in (torch.int64, torch.int32):
-        raise ValueError(f"labels must be an integer torch.Tensor [B] (torch.long), got "
-                         f"{getattr(labels, 'dtype', type(labels).__name__)}")
-    if labels.shape != (batch,):
-        raise ValueError(f"labels must have shape [{batch}] (one per sample), "
-                         f"got {list(labels.shape)}")
-    c = net.config.num_classes
-    if int(labels.min()) < 0 or int(labels.max()) >= c:
-        raise ValueError(f"labels must lie in [0, {c}) (num_classes); "
-                         f"got min {int(labels.min())}, max {int(labels.max())}")
-    return labels.long()
+from model.amrb import amrb_backward
+from model.network import SegmentClassifier, State, check_labels
 
 
 def bptt_backward(net: SegmentClassifier, tokens: Tensor, labels: Tensor,
@@ -69,8 +55,6 @@ def checkpoint_backward(net: SegmentClassifier, tokens: Tensor, labels: Tensor,
 def backward(net: SegmentClassifier, tokens: Tensor, labels: Tensor,
              mask: Tensor | None = None, driver: str | None = None) -> float:
     """Run the driver named ``driver`` (default: the preset's ``config.driver``)."""
-    from model.amrb import amrb_backward  # imported here: amrb imports this module
-
     drivers = {"bptt": bptt_backward, "checkpoint": checkpoint_backward, "amrb": amrb_backward}
     name = driver or net.config.driver
     if name not in drivers:

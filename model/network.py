@@ -16,6 +16,7 @@ features of the sample's final segment (frozen once t passes T_b).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -24,8 +25,10 @@ from torch import Tensor, nn
 from model.blocks import Block, sinusoidal_positions
 from model.config import ModelConfig
 from model.heads import ClassifierHead, DualEncoderHead
-from model.recurrence import SegmentPlan, plan_segments
-from model.retention import RetentionSchedule, compress_memory, load_retention
+from model.presets import model_config
+from model.recurrence import RFTable, SegmentPlan, plan_segments
+from model.retention import compress_memory
+from pipeline.retention import RetentionSchedule, load_retention
 
 State = tuple[Tensor, Tensor]  # (memory [B', M, D], readout features [B', F])
 
@@ -33,15 +36,13 @@ State = tuple[Tensor, Tensor]  # (memory [B', M, D], readout features [B', F])
 class SegmentClassifier(nn.Module):
     """Segment-recurrent (or whole-sequence) classifier; ``forward`` is full BPTT."""
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, schedule: RetentionSchedule | None = None) -> None:
+        """``schedule``: the loaded retention file, exactly when ``config.needs_retention_file``
+        (``model.build_model`` loads it from ``config.retention`` when not given)."""
         super().__init__()
         self.config = config.validate()
         d = config.d_model
-        self.retention: RetentionSchedule | None = None
-        if config.needs_retention_file:
-            self.retention = load_retention(config.retention)
-            if config.rf_mode == "streaming":
-                self.retention.streaming_factors(1)  # fail now if the file lacks them
+        self.rf_table = RFTable(config, schedule)  # ValueError if the schedule does not fit
         self.embed = nn.Embedding(config.vocab_size, d)
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
@@ -69,7 +70,7 @@ class SegmentClassifier(nn.Module):
     # --- pieces used by the drivers -------------------------------------------------------
     def plan(self, tokens: Tensor, mask: Tensor | None = None) -> SegmentPlan:
         """Validate and segment a batch (see ``model.recurrence``)."""
-        return plan_segments(self.config, self.retention, tokens, mask, self.embed.weight.dtype)
+        return plan_segments(self.config, self.rf_table, tokens, mask, self.embed.weight.dtype)
 
     def initial_state(self, plan: SegmentPlan) -> State:
         """(mem_1, feat_0): learned memory broadcast over the batch, zero features."""
@@ -149,3 +150,37 @@ class SegmentClassifier(nn.Module):
         for t in range(plan.num_segments):
             state = self.step(plan, t, state)
         return self.logits(plan, state)
+
+
+def build_model(preset: str, schedule: RetentionSchedule | None = None,
+                **kwargs: Any) -> SegmentClassifier:
+    """Build one of :data:`model.presets.PRESETS`; keyword arguments are :class:`ModelConfig`
+    fields.
+
+    ``schedule``: the retention file loaded by :func:`pipeline.retention.load_retention`
+    (the training code loads it once and passes it); when None and the config reads RF
+    factors from a file, it is loaded from ``retention`` through the same loader.
+    Example: ``build_model("rmaat", vocab_size=V, num_classes=C, d_model=128, n_layers=2,
+    n_heads=4, segment_len=256, num_mem_tokens=8, dropout=0.1, retention="rf.json",
+    rf_segments=16)`` (rf_segments = ceil(seq_len / segment_len) of the task).
+    Raises ``ValueError`` for an unknown preset, a bad value or a missing/corrupt retention file.
+    """
+    config = model_config(preset, **kwargs)
+    if schedule is None and config.needs_retention_file:
+        schedule = load_retention(config.retention)
+    return SegmentClassifier(config, schedule)
+
+
+def check_labels(net: SegmentClassifier, labels: object, batch: int) -> Tensor:
+    """Labels must be an integer tensor [B] with values in [0, num_classes)."""
+    if not isinstance(labels, Tensor) or labels.dtype not in (torch.int64, torch.int32):
+        raise ValueError(f"labels must be an integer torch.Tensor [B] (torch.long), got "
+                         f"{getattr(labels, 'dtype', type(labels).__name__)}")
+    if labels.shape != (batch,):
+        raise ValueError(f"labels must have shape [{batch}] (one per sample), "
+                         f"got {list(labels.shape)}")
+    c = net.config.num_classes
+    if int(labels.min()) < 0 or int(labels.max()) >= c:
+        raise ValueError(f"labels must lie in [0, {c}) (num_classes); "
+                         f"got min {int(labels.min())}, max {int(labels.max())}")
+    return labels.long()

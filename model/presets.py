@@ -13,7 +13,13 @@ Non-recurrent presets treat the whole input as one segment: ``segment_len``,
 ``num_mem_tokens`` and ``retention`` are accepted (so every preset takes the same
 arguments) but unused, and they read out pooled tokens.
 
-Memory defaults (this file is their one owner):
+This module is the one owner of the presets and their defaults (every field a preset does
+not set takes :class:`~model.config.ModelConfig`'s default): read them through
+:func:`resolved_settings` or :func:`model_config`, never by guessing a default. It imports no
+torch, so the training plan and the Snakefile can use it; ``model.build_model`` builds the
+network.
+
+Memory defaults:
 
 * ``rmt`` / ``rlt`` hand on the final-norm output at the memory positions
   (``memory_handoff="normed"``), as the RMT paper does (the memory tokens' final hidden
@@ -29,10 +35,10 @@ Memory defaults (this file is their one owner):
 
 from __future__ import annotations
 
+from dataclasses import MISSING, fields
 from typing import Any
 
-from model.config import ModelConfig
-from model.network import SegmentClassifier
+from model.config import ModelConfig, needs_retention
 
 _WHOLE = {"recurrent": False, "readout": "tokens", "rf_mode": "none", "driver": "bptt"}
 _MEMORY = {"recurrent": True, "readout": "memory", "rf_mode": "none", "driver": "bptt",
@@ -49,17 +55,32 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def resolved_settings(preset: str, overrides: dict[str, Any]) -> dict[str, Any]:
-    """A preset's defaults with ``overrides`` on top (plain dict; not validated)."""
+RECURRENT_PRESETS = tuple(name for name, preset in PRESETS.items() if preset["recurrent"])
+
+
+def _check_preset(preset: str) -> None:
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; allowed: {', '.join(PRESETS)}")
-    return {**PRESETS[preset], **overrides}
+
+
+def resolved_settings(preset: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    """Every :class:`ModelConfig` field of a preset: the dataclass defaults, the preset's
+    defaults on top, then ``overrides`` (a plain dict; not validated; ``vocab_size`` and
+    ``num_classes`` only when given)."""
+    _check_preset(preset)
+    defaults = {f.name: f.default for f in fields(ModelConfig) if f.default is not MISSING}
+    return {**defaults, **PRESETS[preset], **overrides}
+
+
+def preset_needs_retention(preset: str, overrides: dict[str, Any]) -> bool:
+    """True when ``preset`` with ``overrides`` reads a retention file
+    (:func:`model.config.needs_retention` of the resolved settings)."""
+    return needs_retention(resolved_settings(preset, overrides))
 
 
 def model_config(preset: str, **overrides: Any) -> ModelConfig:
     """The validated :class:`ModelConfig` of a preset, with keyword overrides."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; allowed: {', '.join(PRESETS)}")
+    _check_preset(preset)
     unknown = sorted(set(overrides) - set(ModelConfig.field_names()))
     if unknown:
         raise ValueError(f"unknown model argument(s) {', '.join(unknown)}; allowed: "
@@ -68,14 +89,3 @@ def model_config(preset: str, **overrides: Any) -> ModelConfig:
         if key not in overrides:
             raise ValueError(f"build_model needs {key}=...")
     return ModelConfig(**{**PRESETS[preset], **overrides}).validate()
-
-
-def build_model(preset: str, **kwargs: Any) -> SegmentClassifier:
-    """Build one of :data:`PRESETS`; keyword arguments are :class:`ModelConfig` fields.
-
-    Example: ``build_model("rmaat", vocab_size=V, num_classes=C, d_model=128, n_layers=2,
-    n_heads=4, segment_len=256, num_mem_tokens=8, dropout=0.1, retention="rf.json",
-    rf_segments=16)`` (rf_segments = ceil(seq_len / segment_len) of the task).
-    Raises ``ValueError`` for an unknown preset, a bad value or a missing/corrupt retention file.
-    """
-    return SegmentClassifier(model_config(preset, **kwargs))

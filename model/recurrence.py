@@ -18,6 +18,11 @@ ceil(seq_len / segment_len) for every sample (the paper: one T per task), and a 
 than that is an error. Both depend only on the real tokens, so padding changes nothing.
 ``streaming`` needs no T; ``learned`` factors are parameters, looked up in the network.
 
+The factors of a retention file are copied once, when the model is built, into buffers of
+:class:`RFTable` (float64, not saved in checkpoints, moved with the model); a batch only
+indexes them and casts to the model dtype, which gives the same values as converting the
+file's floats directly.
+
 For a non-recurrent model the whole compacted sequence is one segment (T = 1).
 """
 
@@ -26,10 +31,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from model.config import ModelConfig
-from model.retention import RetentionSchedule
+from pipeline.retention import RetentionSchedule
 
 
 @dataclass
@@ -90,7 +95,7 @@ def check_inputs(config: ModelConfig, tokens: object, mask: object) -> tuple[Ten
     return tokens, mask
 
 
-def plan_segments(config: ModelConfig, retention: RetentionSchedule | None, tokens: Tensor,
+def plan_segments(config: ModelConfig, rf_table: RFTable, tokens: Tensor,
                   mask: Tensor | None, dtype: torch.dtype) -> SegmentPlan:
     """Validate, compact and segment a batch; look up RF(t, T_b) for each sample."""
     tokens, mask = check_inputs(config, tokens, mask)
@@ -113,39 +118,88 @@ def plan_segments(config: ModelConfig, retention: RetentionSchedule | None, toke
     steps = torch.arange(t_max, device=tokens.device)
     active = steps[None, :] < n_segments[:, None]
     final = steps[None, :] == (n_segments[:, None] - 1)
-    rf = rf_table(config, retention, n_segments, t_max, dtype)
+    rf = rf_table(n_segments, t_max, dtype)
     return SegmentPlan(tokens=tokens.view(-1, t_max, seg), mask=mask.view(-1, t_max, seg),
                        n_segments=n_segments, active=active, final=final, rf=rf,
                        rf_first=rf[:, 0], docs=2 if config.dual_encoder else 1)
 
 
-def rf_table(config: ModelConfig, retention: RetentionSchedule | None, n_segments: Tensor,
-             t_max: int, dtype: torch.dtype) -> Tensor:
-    """RF(t, T) of every row for t < t_max: [B', t_max] (entries past T_b are never used).
+class RFTable(nn.Module):
+    """RF(t, T) of a validated config, with the retention file's factors in buffers.
 
-    n_segments: [B'] per-sample T_b. Ones when no RF is applied or the schedule is learned
-    (the network looks those factors up itself). ValueError naming T when a sample has more
-    segments than the fixed T (``rf_segments``) or the retention file lacks a T.
+    ``schedule`` is the loaded retention file (``pipeline.retention.load_retention``); it is
+    needed exactly when ``config.needs_retention_file`` and must then hold what the config
+    uses: the T = ``rf_segments`` schedule (rf_T 'fixed'), or the streaming factors. Buffers
+    (float64, non-persistent): ``fixed`` [rf_segments] = RF(., rf_segments); ``bank``
+    [K, K], row T-1 = RF(., T) padded with zeros, K the largest T of the file (rf_T
+    'per_sample'); ``streaming`` [n] = s(1..n), grown when a batch needs more segments.
     """
-    rows, device = n_segments.shape[0], n_segments.device
-    if not config.uses_rf or config.rf_schedule == "learned" and config.rf_mode != "streaming":
-        if config.uses_rf and t_max > config.rf_segments:
-            raise _too_long(config, t_max)
-        return torch.ones(rows, t_max, dtype=dtype, device=device)
-    if config.rf_mode == "streaming":  # T-free: s(t) for t = 1..t_max, the same for every row
-        assert retention is not None
-        s = torch.tensor(retention.streaming_factors(t_max), dtype=dtype, device=device)
-        return s.expand(rows, -1)
-    if config.rf_T == "fixed":
-        if t_max > config.rf_segments:
-            raise _too_long(config, t_max)
-        t_used = torch.full_like(n_segments, config.rf_segments)
-    else:
-        t_used = n_segments
-    if config.rf_schedule == "flat":  # RF(t, T) = 1 / T
-        return (1.0 / t_used.to(dtype))[:, None].expand(-1, t_max).contiguous()
-    assert retention is not None
-    return retention.table(t_used, t_max, dtype=dtype, device=device)
+
+    def __init__(self, config: ModelConfig, schedule: RetentionSchedule | None) -> None:
+        super().__init__()
+        self.config = config
+        self.schedule = schedule
+        if config.needs_retention_file and schedule is None:
+            raise ValueError(
+                f"rf_mode={config.rf_mode!r} with rf_schedule={config.rf_schedule!r} reads RF "
+                f"factors from a retention file: pass the schedule loaded by "
+                f"pipeline.retention.load_retention({config.retention!r}) (build_model loads "
+                "it from the config's retention path when none is given)")
+        if not config.needs_retention_file and schedule is not None:
+            raise ValueError(
+                "a retention schedule was given, but this config reads none (rf_mode "
+                f"{config.rf_mode!r}, rf_schedule {config.rf_schedule!r}, recurrent "
+                f"{config.recurrent}); pass schedule=None")
+        if schedule is None:
+            return
+        f64 = torch.float64
+        if config.rf_mode == "streaming":
+            schedule.streaming_factors(1)  # fail now if the file lacks them
+            n = max(len(schedule.streaming), config.rf_segments or 1)
+            self.register_buffer("streaming", torch.tensor(schedule.streaming_factors(n),
+                                                           dtype=f64), persistent=False)
+        elif config.rf_T == "fixed":
+            self.register_buffer("fixed", torch.tensor(schedule.factors(config.rf_segments),
+                                                       dtype=f64), persistent=False)
+        else:
+            k = max(schedule.schedules)
+            bank = torch.zeros(k, k, dtype=f64)
+            for t, factors in schedule.schedules.items():
+                bank[t - 1, :t] = torch.tensor(factors, dtype=f64)
+            self.register_buffer("bank", bank, persistent=False)
+
+    def forward(self, n_segments: Tensor, t_max: int, dtype: torch.dtype) -> Tensor:
+        """RF(t, T) of every row for t < t_max: [B', t_max] (entries past T_b are never used).
+
+        n_segments: [B'] per-sample T_b. Ones when no RF is applied or the schedule is learned
+        (the network looks those factors up itself). ValueError naming T when a sample has
+        more segments than the fixed T (``rf_segments``) or the retention file lacks a T.
+        """
+        config = self.config
+        rows, device = n_segments.shape[0], n_segments.device
+        if not config.uses_rf or config.rf_schedule == "learned" and config.rf_mode != "streaming":
+            if config.uses_rf and t_max > config.rf_segments:
+                raise _too_long(config, t_max)
+            return torch.ones(rows, t_max, dtype=dtype, device=device)
+        if config.rf_mode == "streaming":  # T-free: s(t) for t = 1..t_max, the same for every row
+            if t_max > self.streaming.shape[0]:
+                self.streaming = torch.tensor(self.schedule.streaming_factors(t_max),
+                                              dtype=torch.float64, device=self.streaming.device)
+            return self.streaming[:t_max].to(device=device, dtype=dtype).expand(rows, -1)
+        if config.rf_T == "fixed":
+            if t_max > config.rf_segments:
+                raise _too_long(config, t_max)
+            if config.rf_schedule == "flat":  # RF(t, T) = 1 / T
+                t_used = torch.full_like(n_segments, config.rf_segments)
+                return (1.0 / t_used.to(dtype))[:, None].expand(-1, t_max).contiguous()
+            row = self.fixed[:t_max].to(device=device, dtype=dtype)
+            return row.expand(rows, -1).contiguous()
+        if config.rf_schedule == "flat":  # RF(t, T) = 1 / T
+            return (1.0 / n_segments.to(dtype))[:, None].expand(-1, t_max).contiguous()
+        for t_b in n_segments.unique().tolist():
+            if t_b not in self.schedule.schedules:
+                self.schedule.factors(int(t_b))  # raises, naming the T values of the file
+        return self.bank[n_segments - 1, :t_max].to(device=device, dtype=dtype)
 
 
 def _too_long(config: ModelConfig, t_max: int) -> ValueError:

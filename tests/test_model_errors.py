@@ -111,17 +111,20 @@ def test_missing_and_corrupt_retention_files(tmp_path):
     with pytest.raises(ValueError, match="is not valid JSON"):
         load_retention(bad)
     bad.write_text(json.dumps({"condition": "x"}))
-    with pytest.raises(ValueError, match="lacks a 'schedules' object"):
+    with pytest.raises(ValueError, match="bad.json: retention JSON: missing key 'macro_model'"):
         load_retention(bad)
-    cases = [({"2": [0.5]}, "expected a list of T=2 factors"),
-             ({"2": [0.7, 0.4]}, "sum to 1.1"),
+    good = json.loads(write_retention_json(tmp_path / "good.json", max_segments=3).read_text())
+    cases = [({"2": [0.5]}, "schedule 2: length != T"),
+             ({"2": [0.7, 0.4]}, "schedule 2: RF sums to 1.1"),
              ({"2": [0.4, 0.6]}, "non-increasing"),
              ({"2": [1.5, -0.5]}, "finite and positive"),
-             ({"two": [1.0]}, "key must be the number of segments")]
+             ({"two": [1.0]}, "not a positive integer")]
     for schedules, message in cases:
-        bad.write_text(json.dumps({"schedules": schedules}))
+        bad.write_text(json.dumps({**good, "schedules": schedules}))
         with pytest.raises(ValueError, match=message):
             load_retention(bad)
+        with pytest.raises(ValueError, match=message):  # the model loads through the same check
+            build_model("rmaat", **ARGS, retention=str(bad))
 
 
 def test_bad_tokens_and_masks(net):

@@ -119,8 +119,11 @@ def test_streaming_runs_far_beyond_the_retention_file(tmp_path):
     assert net.plan(tokens, None).rf.shape == (2, 16)
     with pytest.raises(ValueError, match="no schedule for T=16 segments; it holds T = 1-4"):
         small("rmaat", path, rf_T="per_sample")(tokens)
+    # rf_T 'fixed' reads RF(., rf_segments) only: a file without that T fails at build time
+    with pytest.raises(ValueError, match="no schedule for T=7 segments; it holds T = 1-4"):
+        small("rmaat", path, rf_mode="delta")
     with pytest.raises(ValueError, match="an input has T=16 segments"):
-        small("rmaat", path, rf_mode="delta")(tokens)
+        small("rmaat", path, rf_mode="delta", rf_segments=4)(tokens)
 
 
 def test_gated_rf_blends_old_and_new_memory():

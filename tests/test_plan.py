@@ -237,6 +237,7 @@ def test_task_t_is_filled_and_the_resolved_model_decides_the_retention_file(conf
 
 def test_schema_enums_are_the_model_lists():
     from model import config as mc
+    from model.presets import PRESETS
 
     schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
     props = schema["$defs"]["model_settings"]["properties"]
@@ -245,6 +246,13 @@ def test_schema_enums_are_the_model_lists():
                          ("norm", mc.NORMS), ("readout", mc.READOUTS),
                          ("driver", mc.DRIVERS)):
         assert tuple(props[key]["enum"]) == allowed, key
+    # every model setting the config may give is a ModelConfig field
+    assert set(props) <= set(mc.ModelConfig.field_names())
+    # the presets a config may name are the model's presets, in the same order
+    exp = schema["properties"]["experiment"]["properties"]
+    assert tuple(exp["presets"]["items"]["enum"]) == tuple(PRESETS)
+    variant = exp["variants"]["additionalProperties"]["properties"]
+    assert tuple(variant["preset"]["enum"]) == tuple(PRESETS)
 
 
 @pytest.mark.parametrize(("key", "value"), [("rf_mode", "learned"), ("rf_T", "task"),

@@ -8,6 +8,8 @@ from pathlib import Path
 import pandas as pd
 from scipy.stats import binomtest
 
+from pipeline.io import atomic_write, atomic_write_text
+
 # A cell counts as above chance when a one-sided binomial test of its pooled test
 # predictions against the majority-class rate gives p below this level.
 CHANCE_P = 0.01
@@ -122,12 +124,8 @@ def write_tables(metric_paths: list[str | Path], out_dir: str | Path,
     table = accuracy_table(runs)
     files = {"runs": out / "runs.csv", "accuracy": out / "accuracy.csv",
              "accuracy_md": out / "accuracy.md"}
-    for key, writer in (("runs", lambda p: runs.to_csv(p, index=False)),
-                        ("accuracy", lambda p: table.to_csv(p, index=False)),
-                        ("accuracy_md", lambda p: Path(p).write_text(
-                            accuracy_markdown(table, skipped)))):
-        tmp = files[key].with_name(f".{files[key].name}.tmp")
-        writer(tmp)
-        tmp.replace(files[key])
-    (out / "skipped.json").write_text(json.dumps(skipped, indent=2))
+    atomic_write(files["runs"], lambda p: runs.to_csv(p, index=False))
+    atomic_write(files["accuracy"], lambda p: table.to_csv(p, index=False))
+    atomic_write_text(files["accuracy_md"], accuracy_markdown(table, skipped))
+    atomic_write_text(out / "skipped.json", json.dumps(skipped, indent=2))
     return files

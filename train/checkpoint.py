@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from pipeline.io import atomic_write
 
 MAGIC = b"RMAAT-CHECKPOINT 1 "
 #: Keys each kind of checkpoint must hold.
@@ -48,23 +48,17 @@ def save_checkpoint(path: str | Path, state: dict[str, Any], kind: str = "last")
     """
     if kind not in REQUIRED_KEYS:
         raise ValueError(f"checkpoint kind must be one of {', '.join(REQUIRED_KEYS)}, got {kind!r}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     torch.save(state, buffer)
     payload = buffer.getvalue()
     header = MAGIC + f"{kind} {hashlib.sha256(payload).hexdigest()}\n".encode()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
             f.write(header)
             f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    atomic_write(path, write)
 
 
 def load_checkpoint(path: str | Path, kind: str = "last") -> dict[str, Any] | None:

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -51,6 +50,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from model.presets import RECURRENT_PRESETS, resolved_settings
+from pipeline.io import atomic_write, atomic_write_text
 
 ALPHA = 0.05  # significance level of every claim test
 BOOTSTRAP = 2_000  # resamples of the paired bootstrap
@@ -323,8 +325,8 @@ def _fmt(v: float, pct: bool) -> str:
 def readout_note(runs: list[dict[str, Any]]) -> str:
     """What the recurrent runs classify from (their ``readout``; the presets' default is
     the final memory), for the note under the table."""
-    readouts = sorted({(r.get("spec", {}).get("model") or {}).get("readout", "memory")
-                       for r in runs if r.get("preset") in ("rmt", "rlt", "rmaat")})
+    readouts = sorted({resolved_settings(r["preset"], r.get("spec", {}).get("model") or {})
+                       ["readout"] for r in runs if r.get("preset") in RECURRENT_PRESETS})
     if not readouts:
         return ""
     if readouts == ["memory"]:
@@ -370,12 +372,6 @@ def claims_markdown(table: pd.DataFrame, claims: list[dict[str, Any]],
     return "\n".join(lines) + "\n"
 
 
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def write_claims(metric_paths: Sequence[str | Path], claims: list[dict[str, Any]],
                  out_dir: str | Path, memory_csv: str | Path | None = None) -> dict[str, Path]:
     """Write claims.csv and claims.md into ``out_dir`` (atomically); returns their paths."""
@@ -384,7 +380,7 @@ def write_claims(metric_paths: Sequence[str | Path], claims: list[dict[str, Any]
     runs = read_runs(metric_paths)
     table = claims_table(runs, claims, memory_csv)
     files = {"csv": out / "claims.csv", "md": out / "claims.md"}
-    _atomic(files["csv"], lambda p: table.to_csv(p, index=False))
-    _atomic(files["md"], lambda p: Path(p).write_text(
-        claims_markdown(table, claims, readout_note(runs), data_note(runs))))
+    atomic_write(files["csv"], lambda p: table.to_csv(p, index=False))
+    atomic_write_text(files["md"], claims_markdown(table, claims, readout_note(runs),
+                                                   data_note(runs)))
     return files

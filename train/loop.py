@@ -36,6 +36,9 @@ from model import build_model
 from model.config import needs_retention
 from model.drivers import backward
 from model.optim import param_groups
+from model.presets import preset_needs_retention
+from pipeline.io import atomic_write_text
+from pipeline.retention import load_retention
 from train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from train.data import data_digest, epoch_batches, make_batch, run_datasets
 from train.distributed import (
@@ -79,14 +82,21 @@ def lr_factor(step: int, total: int, warmup: int) -> float:
 
 
 def build_run_model(spec: RunSpec, device: torch.device) -> torch.nn.Module:
-    """The preset's model for the run's task (seeded: identical on every process)."""
+    """The preset's model for the run's task (seeded: identical on every process).
+
+    The retention file (when the run reads one) is loaded and checked here, through
+    ``pipeline.retention``, and handed to the model as a schedule.
+    """
     task = get_task(spec.task)
     torch.manual_seed(spec.seed)
     overrides = with_task_segments(spec.preset, dict(spec.model), spec.seq_len or task.seq_len)
     if task.paired:
         overrides["dual_encoder"] = True
-    net = build_model(spec.preset, vocab_size=task.vocab_size, num_classes=task.num_classes,
-                      **overrides)
+    schedule = None
+    if preset_needs_retention(spec.preset, overrides) and overrides.get("retention"):
+        schedule = load_retention(overrides["retention"])
+    net = build_model(spec.preset, schedule, vocab_size=task.vocab_size,
+                      num_classes=task.num_classes, **overrides)
     return net.to(device)
 
 
@@ -281,7 +291,7 @@ def _train(spec: RunSpec, out: Path, device: torch.device, info: DistInfo, progr
             "seed": spec.seed, "config_hash": spec.config_hash(), "spec": spec.to_dict(),
             "device": _device_name(device), "processes": info.world,
             "parameters": sum(p.numel() for p in net.parameters()),
-            "driver": spec.model.get("driver", net.config.driver),
+            "driver": net.config.driver,
             "n_train": len(train_set), "n_val": len(data["val"]), "n_test": len(data["test"]),
             "epochs": state["history"], "best_epoch": state["best_epoch"],
             "best_val_acc": state["best_val"], "test_acc": test["acc"], "test_loss": test["loss"],
@@ -294,10 +304,7 @@ def _train(spec: RunSpec, out: Path, device: torch.device, info: DistInfo, progr
                 state["history"]),
             "train_wall_s": state["wall_s"], "data_note": spec.data_note, "inputs": inputs,
         }
-        text = json.dumps(metrics, indent=2)
-        tmp = out / ".metrics.json.tmp"
-        tmp.write_text(text)
-        tmp.replace(out / "metrics.json")
+        atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
     barrier(info)
     return metrics
 

@@ -13,11 +13,9 @@ from typing import Any
 
 from lra.errors import missing_data_error
 from lra.tasks import get_task
-from model.config import needs_retention
-from model.presets import model_config, resolved_settings
+from model.presets import RECURRENT_PRESETS, model_config, preset_needs_retention
 from train.spec import RunSpec, with_task_segments
 
-RECURRENT = ("rmt", "rlt", "rmaat")
 PARAM_KEYS = ("threads", "gpus", "runtime_min", "mem_mb")  # scheduling, not RunSpec fields
 GENERATED_TASKS = ("listops", "pathfinder", "listops_long", "recall", "majority")
 LISTOPS_KEYS = ("train", "val", "test", "min_len", "max_len", "max_depth", "max_args")
@@ -161,15 +159,15 @@ def run_spec(config: dict[str, Any], task: str, variant: str, seed: int) -> RunS
         model["segment_len"] = task_cfg["segment_len"]
     model.update(task_cfg.get("model") or {})
     model.update(var.get("model") or {})
-    if var["preset"] not in RECURRENT:  # no memory to read: non-recurrent presets pool tokens
+    if var["preset"] not in RECURRENT_PRESETS:  # no memory: non-recurrent presets pool tokens
         model.pop("readout", None)
     seq_len = var.get("seq_len", task_cfg.get("seq_len"))
-    if var["preset"] in RECURRENT:
+    if var["preset"] in RECURRENT_PRESETS:
         spec_task = get_task(task)
         model = with_task_segments(var["preset"], model, seq_len or spec_task.seq_len)
         # The preset-resolved settings say whether the run reads the retention file (the
         # plan does not guess the preset's rf_mode); check_experiment validates them.
-        if needs_retention(resolved_settings(var["preset"], model)):
+        if preset_needs_retention(var["preset"], model):
             model["retention"] = (
                 f"results/retention/{retention_condition(config, variant)}.json")
     training = dict(exp.get("training") or {})

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from model import PRESETS, ModelConfig
+from model.presets import resolved_settings
 
 
 @dataclass
@@ -101,7 +101,7 @@ def with_task_segments(preset: str, model: dict[str, Any], seq_len: int) -> dict
 
     seq_len: the task's padded length in tokens (per document for the dual encoder).
     """
-    if not PRESETS[preset].get("recurrent", ModelConfig.recurrent) or "rf_segments" in model:
+    settings = resolved_settings(preset, model)
+    if not settings["recurrent"] or "rf_segments" in model:
         return model
-    segment_len = model.get("segment_len", ModelConfig.segment_len)
-    return {**model, "rf_segments": math.ceil(seq_len / segment_len)}
+    return {**model, "rf_segments": math.ceil(seq_len / settings["segment_len"])}
