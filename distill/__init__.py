@@ -5,7 +5,7 @@ Public surface::
 
     readout = read_readout("results/simulation/baseline/readout.csv")
     result = distill(readout, condition="baseline", max_segments=64)
-    write_json_atomic("results/retention/baseline.json", result.to_json())
+    atomic_write_json("results/retention/baseline.json", result.to_json())  # pipeline.io
     retention_factor(result.selected.curve, readout.tau_cycle_s, T=16)
 
 Command line: ``python -m distill fit ...`` and ``python -m distill compare ...``
@@ -21,7 +21,7 @@ from .errors import (
     RetentionError,
 )
 from .fit import CandidateFit, fit_candidate, fit_candidates, select_model
-from .io import Readout, read_readout, read_retention, validate_retention, write_json_atomic
+from .io import Readout, read_readout, read_retention, validate_retention
 from .macro_models import MODELS, FittedCurve, MacroModel, get_model
 from .pipeline import DistillResult, check_readout_shape, distill
 from .retention import retention_factor, retention_schedules
@@ -50,5 +50,4 @@ __all__ = [
     "retention_schedules",
     "select_model",
     "validate_retention",
-    "write_json_atomic",
 ]

@@ -16,23 +16,21 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from pipeline.io import atomic_write as _atomic_write
-from pipeline.io import atomic_write_json, atomic_write_text
+from pipeline.io import atomic_write_text
 from pipeline.retention import read_payload, validate_retention
 
 from .errors import ReadoutError
 
-__all__ = ["READOUT_COLUMNS", "Readout", "atomic_write", "read_readout", "read_retention",
+__all__ = ["READOUT_COLUMNS", "Readout", "read_readout", "read_retention",
            "readout_from_arrays", "schedules_from_json", "validate_retention",
-           "write_json_atomic", "write_readout_csv"]
+           "write_readout_csv"]
 
 READOUT_COLUMNS = ("cycle", "time_s", "p_l")
 SPACING_RTOL = 1e-6  # allowed relative deviation of a time step from τc
@@ -167,28 +165,6 @@ def write_readout_csv(path: str | os.PathLike[str], readout: Readout) -> None:
     """Write a readout in the simulation stage's CSV format (atomic). Used for synthetic data."""
     df = pd.DataFrame({"cycle": readout.cycle, "time_s": readout.time_s, "p_l": readout.p_l})
     atomic_write_text(path, df.to_csv(index=False))
-
-
-# ---------------------------------------------------------------------------- atomic writes
-
-
-def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any]) -> None:
-    """Adapter for callers that write through an open binary handle: ``write(fh)`` fills a
-    temporary file that :func:`pipeline.io.atomic_write` renames onto ``path``.
-
-    Kept only for ``workflow/scripts/sweep_*.py``; new code calls ``pipeline.io`` directly.
-    """
-
-    def writer(tmp: Path) -> None:
-        with open(tmp, "wb") as fh:
-            write(fh)
-
-    _atomic_write(path, writer)
-
-
-#: Serialise a payload (finite floats only: NaN/inf raise ``ValueError`` before any file is
-#: touched) as ``json.dumps(payload, indent=2) + "\n"`` and write it atomically.
-write_json_atomic = atomic_write_json
 
 
 # ---------------------------------------------------------------------------- retention JSON

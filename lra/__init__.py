@@ -6,7 +6,8 @@ Training code calls `load_datasets(task, root, cache_dir)` and batches with `LRA
 model, simulation or distillation stages.
 """
 
-from .dataset import BucketBatchSampler, LRACollate, LRADataset
+from typing import Any
+
 from .errors import DataFormatError
 from .listops_generator import ListOpsSettings, generate_listops, generate_listops_release
 from .pathfinder_generator import make_pathfinder_image
@@ -14,6 +15,19 @@ from .pathfinder_params import PathfinderParams, lra_params
 from .pathfinder_release import generate_pathfinder_release
 from .splits import TokenSplit
 from .tasks import TASKS, TaskSpec, get_task, load_datasets, load_splits, read_splits
+
+_TORCH_NAMES = ("BucketBatchSampler", "LRACollate", "LRADataset")
+
+
+def __getattr__(name: str) -> Any:
+    """The torch-backed dataset classes, imported on first use (so that planning code that
+    only reads the task registry does not import torch)."""
+    if name in _TORCH_NAMES:
+        from . import dataset
+
+        return getattr(dataset, name)
+    raise AttributeError(f"module 'lra' has no attribute {name!r}")
+
 
 __all__ = [
     "TASKS",

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,13 +35,16 @@ from . import (
     text,
 )
 from .cache import load_or_build
-from .dataset import LRADataset
 from .errors import DataFormatError
 from .generated import GeneratedTokenTask
 from .majority import MAJORITY
 from .recall import RECALL
 from .splits import TokenSplit
 from .tokenizers import LISTOPS_UNK, decode_bytes, decode_listops
+
+if TYPE_CHECKING:  # torch is imported only when datasets are built
+    from .dataset import LRADataset
+
 
 #: Source files of a task: (root, level) -> paths (what the cache key fingerprints).
 Files = Callable[[Path | str, str], list[Path]]
@@ -270,6 +273,8 @@ def load_datasets(
 
     For fashion_mnist pass seq_len=1024 to pad its 784 pixels to the Image task length.
     """
+    from .dataset import LRADataset
+
     spec = get_task(task)
     splits = load_splits(task, root, cache_dir, level, mmap, progress)
     length = seq_len or spec.seq_len

@@ -17,10 +17,10 @@ from distill import (
     read_readout,
     read_retention,
     validate_retention,
-    write_json_atomic,
 )
-from distill.io import atomic_write, schedules_from_json, write_readout_csv
+from distill.io import schedules_from_json, write_readout_csv
 from distill.synthetic import synthetic_readout
+from pipeline.io import atomic_write_json
 
 TAU_C = 0.25  # s
 
@@ -108,7 +108,7 @@ def test_retention_json_schema(payload: dict) -> None:
 
 def test_retention_json_round_trip(payload: dict, tmp_path: Path) -> None:
     path = tmp_path / "out" / "baseline.json"
-    write_json_atomic(path, payload)
+    atomic_write_json(path, payload)
     back = read_retention(path)
     assert back == payload  # floats survive exactly (repr round trip)
     json.dumps(back, allow_nan=False)  # only finite floats
@@ -144,33 +144,3 @@ def test_read_retention_names_bad_file(tmp_path: Path) -> None:
         read_retention(path)
 
 
-# ---------------------------------------------------------------------------- atomic writes
-
-
-def test_nan_payload_leaves_no_file(tmp_path: Path) -> None:
-    target = tmp_path / "x.json"
-    with pytest.raises(ValueError):
-        write_json_atomic(target, {"r2": float("nan")})
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_failed_write_keeps_previous_file_and_no_temp(tmp_path: Path) -> None:
-    target = tmp_path / "x.json"
-    write_json_atomic(target, {"version": 1})
-
-    def half_then_fail(fh) -> None:
-        fh.write(b'{"version": 2, "trunc')
-        raise OSError("disk full")
-
-    with pytest.raises(OSError, match="disk full"):
-        atomic_write(target, half_then_fail)
-    assert json.loads(target.read_text()) == {"version": 1}
-    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
-
-
-def test_atomic_write_gives_normal_permissions(tmp_path: Path) -> None:
-    target = tmp_path / "y.json"
-    write_json_atomic(target, {"a": 1.0})
-    mask = os.umask(0)
-    os.umask(mask)
-    assert target.stat().st_mode & 0o777 == 0o666 & ~mask

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from distill import FittedCurve, RetentionError, distill, get_model, validate_retention
-from distill.io import write_json_atomic
 from distill.retention import retention_factor
 from distill.streaming import streaming_entry
 from distill.synthetic import synthetic_readout
 from model.retention import load_retention
+from pipeline.io import atomic_write_json
 
 TAU_C = 0.5  # s
 CURVES = {
@@ -60,7 +60,7 @@ def test_distill_writes_streaming_that_both_stages_accept(tmp_path: Path) -> Non
     validate_retention(payload)
     assert len(payload["streaming"]["factors"]) == 24
     path = tmp_path / "rf.json"
-    write_json_atomic(path, payload)
+    atomic_write_json(path, payload)
     sched = load_retention(path)  # the model stage reads it
     f = sched.streaming_factors(96)  # 4x the longest T in the file
     assert f[:24] == payload["streaming"]["factors"]
