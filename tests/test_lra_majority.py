@@ -17,7 +17,7 @@ from lra.majority import (
     generate_majority_release,
 )
 from lra.tasks import get_task, load_splits
-from train.plan import ExperimentError, check_majority_settings
+from train.plan import ExperimentError, check_generated_settings
 
 SMALL = MajoritySettings(n_train=80, n_val=20, n_test=20, length=96, n_votes=6, n_classes=3,
                          n_filler=3, seed=5)
@@ -91,7 +91,7 @@ def test_errors(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="cannot hold"):
         MajoritySettings(length=4, n_votes=5)
     with pytest.raises(ExperimentError, match="experiment.tasks.majority.generate"):
-        check_majority_settings("majority", {"votes": 4, "classes": 2})
+        check_generated_settings("majority", {"votes": 4, "classes": 2})
     (tmp_path / "majority_train.tsv").write_text("x")
     with pytest.raises(ValueError, match="did not write"):
         generate_majority_release(tmp_path, SMALL)

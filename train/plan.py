@@ -12,16 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from lra.errors import missing_data_error
-from lra.tasks import get_task
+from lra.tasks import GENERATED, get_task
 from model.presets import RECURRENT_PRESETS, model_config, preset_needs_retention
 from train.spec import RunSpec, with_task_segments
 
 PARAM_KEYS = ("threads", "gpus", "runtime_min", "mem_mb")  # scheduling, not RunSpec fields
 GENERATED_TASKS = ("listops", "pathfinder", "listops_long", "recall", "majority")
 LISTOPS_KEYS = ("train", "val", "test", "min_len", "max_len", "max_depth", "max_args")
-MAJORITY_KEYS = ("train", "val", "test", "length", "votes", "classes", "filler")
-RECALL_KEYS = {"train": "train", "val": "val", "test": "test", "length": "length",
-               "pairs": "pairs", "keys": "keys", "values": "values", "filler": "filler"}
 
 
 class ExperimentError(ValueError):
@@ -187,26 +184,14 @@ def run_spec(config: dict[str, Any], task: str, variant: str, seed: int) -> RunS
     return spec.validate()
 
 
-def check_recall_settings(task: str, gen: dict[str, Any]) -> None:
-    """Fail before any job when the recall generator cannot satisfy ``generate``."""
-    from lra.recall import RecallSettings
+def check_generated_settings(task: str, gen: dict[str, Any]) -> None:
+    """Fail before any job when a generated token task (recall, majority) cannot satisfy
+    ``generate``; its options and their checks belong to the task's entry in
+    ``lra.tasks.GENERATED``."""
+    from lra.tasks import GENERATED
 
-    names = {"train": "n_train", "val": "n_val", "test": "n_test", "length": "length",
-             "pairs": "n_pairs", "keys": "n_keys", "values": "n_values", "filler": "n_filler"}
     try:
-        RecallSettings(**{names[k]: v for k, v in gen.items() if k in names})
-    except ValueError as err:
-        raise ExperimentError(f"experiment.tasks.{task}.generate: {err}") from None
-
-
-def check_majority_settings(task: str, gen: dict[str, Any]) -> None:
-    """Fail before any job when the majority generator cannot satisfy ``generate``."""
-    from lra.majority import MajoritySettings
-
-    names = {"train": "n_train", "val": "n_val", "test": "n_test", "length": "length",
-             "votes": "n_votes", "classes": "n_classes", "filler": "n_filler"}
-    try:
-        MajoritySettings(**{names[k]: v for k, v in gen.items() if k in names})
+        GENERATED[task].settings_from(gen)
     except ValueError as err:
         raise ExperimentError(f"experiment.tasks.{task}.generate: {err}") from None
 
@@ -294,15 +279,11 @@ def prepare_commands(config: dict[str, Any], task: str, python: str, seed: int) 
     cmds = []
     if cfg["source"] == "generate":
         gen = cfg.get("generate", {})
-        if task == "recall":
-            check_recall_settings(task, gen)
-            opts = " ".join(f"--{RECALL_KEYS[k]} {v}" for k, v in gen.items() if k in RECALL_KEYS)
-            cmds.append(f"{python} -m lra generate recall --quiet --out {q(root)} {opts} "
-                        f"--seed {seed}")
-        elif task == "majority":
-            check_majority_settings(task, gen)
-            opts = " ".join(f"--{k} {v}" for k, v in gen.items() if k in MAJORITY_KEYS)
-            cmds.append(f"{python} -m lra generate majority --quiet --out {q(root)} {opts} "
+        if task in GENERATED:
+            check_generated_settings(task, gen)
+            flags = {opt.flag for opt in GENERATED[task].all_options()} - {"seed"}
+            opts = " ".join(f"--{k} {v}" for k, v in gen.items() if k in flags)
+            cmds.append(f"{python} -m lra generate {task} --quiet --out {q(root)} {opts} "
                         f"--seed {seed}")
         elif task in ("listops", "listops_long"):
             if task == "listops_long":
