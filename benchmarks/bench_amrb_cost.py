@@ -155,7 +155,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
                   f"{times[key]:.3f} s", flush=True)
     rows = cost_rows(times, args.presets, args.segments, args.segment_len)
     print_table(rows)
-    command = "python -m benchmarks.bench_amrb_cost " + " ".join(argv or [])
+    given = sys.argv[1:] if argv is None else argv
+    command = "python -m benchmarks.bench_amrb_cost " + " ".join(given)
     write_csv(args.out / "amrb_cost.csv", rows)
     atomic_write_text(args.out / "amrb_cost.md", markdown(rows, command.strip()))
     return rows
