@@ -83,7 +83,7 @@ def test_only_synthetic_tasks_can_be_generated(config):
 
 def test_prepare_commands_generate_then_preprocess(config):
     cmds = prepare_commands(config, "majority", "python", 3)
-    assert "generate majority" in cmds[0] and "--votes 9" in cmds[0] and "--seed 3" in cmds[0]
+    assert "generate majority" in cmds[0] and "--votes 15" in cmds[0] and "--seed 3" in cmds[0]
     assert cmds[-1].startswith("python -m lra preprocess majority")
     # The token cache lives in the project, never under a (possibly read-only) data root.
     assert "--cache data/cache/majority" in cmds[-1]
