@@ -22,6 +22,41 @@ def one_torch_thread():
     torch.set_num_threads(threads)
 
 
+#: A tiny model for gradient and dtype tests (2 layers, segments of 4 tokens, dropout on).
+SMALL_MODEL = dict(vocab_size=13, num_classes=3, d_model=16, n_layers=2, n_heads=2,
+                   segment_len=4, num_mem_tokens=3, dropout=0.2, rf_segments=8)
+
+
+@pytest.fixture(scope="module")
+def retention(tmp_path_factory) -> str:
+    """Path of a demo retention file with schedules for T = 1..16."""
+    from model.retention import write_retention_json
+
+    return str(write_retention_json(tmp_path_factory.mktemp("rf") / "rf.json", 16))
+
+
+def small_model(preset: str, retention: str, **kw):
+    """:data:`SMALL_MODEL` of ``preset`` in training mode, seeded (torch.manual_seed(0));
+    keyword arguments override its fields."""
+    import torch
+
+    from model import build_model
+
+    torch.manual_seed(0)
+    return build_model(preset, **{**SMALL_MODEL, "retention": retention, **kw}).train()
+
+
+def with_value(config: dict, path: list[str], value) -> dict:
+    """A deep copy of ``config`` with the key at ``path`` set to ``value`` (missing parents
+    are created)."""
+    config = copy.deepcopy(config)
+    node = config
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    node[path[-1]] = value
+    return config
+
+
 @pytest.fixture
 def default_config() -> dict:
     """The shipped default configuration, as a raw (unvalidated) dict."""

@@ -7,15 +7,7 @@ import copy
 import pytest
 
 from pipeline.config import ConfigError, load_config, resolve_condition, validate_config
-
-
-def _bad(config: dict, path: list[str], value) -> dict:
-    config = copy.deepcopy(config)
-    node = config
-    for key in path[:-1]:
-        node = node.setdefault(key, {})
-    node[path[-1]] = value
-    return config
+from tests.conftest import with_value
 
 
 def test_default_config_is_valid_and_filled(default_config):
@@ -54,7 +46,7 @@ def test_defaults_fill_a_minimal_config():
 )
 def test_bad_values_are_rejected_naming_the_key(default_config, path, value, expected):
     with pytest.raises(ConfigError) as info:
-        validate_config(_bad(default_config, path, value))
+        validate_config(with_value(default_config, path, value))
     assert expected in str(info.value)
 
 

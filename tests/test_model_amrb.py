@@ -4,29 +4,19 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from model import build_model
 from model.amrb import amrb_backward
 from model.drivers import backward, bptt_backward, checkpoint_backward, checkpointed_forward
-from model.retention import write_retention_json
+from tests.conftest import SMALL_MODEL, small_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-SEG = 4
-VOCAB, CLASSES = 13, 3
-
-
-@pytest.fixture(scope="module")
-def retention(tmp_path_factory):
-    return str(write_retention_json(tmp_path_factory.mktemp("rf") / "rf.json", 16))
+SEG = SMALL_MODEL["segment_len"]
+VOCAB, CLASSES = SMALL_MODEL["vocab_size"], SMALL_MODEL["num_classes"]
 
 
 def small(preset, retention, **kw):
-    torch.manual_seed(0)
-    args = dict(vocab_size=VOCAB, num_classes=CLASSES, d_model=16, n_layers=2, n_heads=2,
-                segment_len=SEG, num_mem_tokens=3, dropout=0.2, retention=retention,
-                rf_segments=8)
-    return build_model(preset, **{**args, **kw}).double().train()
+    return small_model(preset, retention, **kw).double()
 
 
 def batch(n_segments, dual=False):

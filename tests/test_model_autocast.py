@@ -12,26 +12,16 @@ import math
 import pytest
 import torch
 
-from model import build_model
 from model.drivers import backward
 from model.retention import write_retention_json
+from tests.conftest import SMALL_MODEL, small_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-VOCAB, CLASSES, SEG = 13, 3, 4
+VOCAB, CLASSES, SEG = (SMALL_MODEL[k] for k in ("vocab_size", "num_classes", "segment_len"))
 
 
-@pytest.fixture(scope="module")
-def retention(tmp_path_factory):
-    return str(write_retention_json(tmp_path_factory.mktemp("rf") / "rf.json", 16))
-
-
-def small(preset, retention, **kw):
-    torch.manual_seed(0)
-    args = dict(vocab_size=VOCAB, num_classes=CLASSES, d_model=16, n_layers=2, n_heads=2,
-                segment_len=SEG, num_mem_tokens=3, dropout=0.2, retention=retention,
-                rf_segments=8)
-    return build_model(preset, **{**args, **kw}).train()
+small = small_model
 
 
 def padded_batch(dual=False):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import re
 
 import pytest
@@ -12,6 +11,7 @@ from brian2.units import allunits as u
 from pipeline.config import ConfigError, validate_config
 from pipeline.parameters import DIMENSIONS
 from pipeline.units import ANY, parse_quantity, unit_text
+from tests.conftest import with_value
 
 #: How the two parsers this one replaced computed each unit of the default config from its
 #: number x: simple units as ``x * unit`` (rate model), compound ones as ``Quantity(x)`` divided
@@ -93,15 +93,6 @@ def test_every_tripartite_parameter_has_a_known_dimension(default_config):
             parse_quantity(block[section][name], unit, f"{section}.{name}")
 
 
-def _with(config: dict, path: list[str], value) -> dict:
-    config = copy.deepcopy(config)
-    node = config
-    for key in path[:-1]:
-        node = node.setdefault(key, {})
-    node[path[-1]] = value
-    return config
-
-
 # The rate model lives at `simulation`, the tripartite model at `simulation.tripartite` and in
 # the default config's condition `tripartite`; both take one protocol check.
 RATE = ["simulation"]
@@ -114,12 +105,12 @@ TRIPARTITE = ["conditions", "tripartite", "tripartite"]
 ])
 def test_on_time_equal_to_the_period_is_rejected_for_both_models(default_config, where, key):
     period = "1 s" if where is RATE else "2 s"
-    config = _with(default_config, [*where, "protocol", "on_time"], period)
+    config = with_value(default_config, [*where, "protocol", "on_time"], period)
     with pytest.raises(ConfigError, match="must be shorter than the period") as err:
         validate_config(config)
     assert f"config key '{key}'" in str(err.value)
     shorter = "0.99 s" if where is RATE else "1.99 s"
-    validate_config(_with(default_config, [*where, "protocol", "on_time"], shorter))
+    validate_config(with_value(default_config, [*where, "protocol", "on_time"], shorter))
 
 
 @pytest.mark.parametrize(("where", "prefix"), [
@@ -137,7 +128,7 @@ def test_on_time_equal_to_the_period_is_rejected_for_both_models(default_config,
 def test_the_protocol_checks_are_the_same_for_both_models(default_config, where, prefix, key,
                                                           value, message):
     with pytest.raises(ConfigError, match=re.escape(message)) as err:
-        validate_config(_with(default_config, [*where, *key], value))
+        validate_config(with_value(default_config, [*where, *key], value))
     assert f"config key '{prefix}." in str(err.value)
 
 
