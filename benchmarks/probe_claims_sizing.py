@@ -6,8 +6,8 @@
 Generates the task into a scratch folder, trains each (variant, seed) in this process with
 one torch thread (train.loop.train_run, readout memory, astro_m 1), and appends one JSON
 line per run: wall seconds, tokens/s, test accuracy, the majority-class rate and the
-one-sided binomial p-value against it (as train/aggregate.py). The retention schedule is the
-saturating stand-in of model.retention (the study itself reads the simulated ones).
+one-sided binomial p-value against it (as analysis/aggregate.py). The retention schedule is
+the saturating stand-in of model.retention (the study itself reads the simulated ones).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@
 
 The last step of the workflow (the `report` rule): it reads the outputs of every stage
 (retention JSONs, plots, sweep tables, training tables and metrics, benchmarks) and imports
-no stage except `train.aggregate` for the accuracy table's layout. See `report/page.py`.
+no stage except `analysis` (the accuracy table's layout) and `pipeline`. See `report/page.py`.
 """
 
 from .page import ReportInputs, render_report, write_report

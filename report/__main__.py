@@ -31,10 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sweep tables (results/sweeps/{sweep}/table.csv)")
     p.add_argument("--sweep-plots", nargs="*", default=[],
                    help="sweep plots (results/sweeps/{sweep}/*.png)")
-    p.add_argument("--accuracy", default=None, help="accuracy.csv of python -m train aggregate")
-    p.add_argument("--runs", default=None, help="runs.csv of python -m train aggregate")
+    p.add_argument("--accuracy", default=None, help="accuracy.csv of python -m analysis aggregate")
+    p.add_argument("--runs", default=None, help="runs.csv of python -m analysis aggregate")
     p.add_argument("--skipped", default="{}", help="JSON {task: reason} of skipped tasks")
-    p.add_argument("--claims", default=None, help="claims.csv of python -m train claims")
+    p.add_argument("--claims", default=None, help="claims.csv of python -m analysis claims")
     p.add_argument("--metrics", nargs="*", default=[],
                    help="metrics.json of every run (training curves)")
     p.add_argument("--benchmarks", nargs="*", default=[],

@@ -30,8 +30,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from analysis.aggregate import CHANCE_P, accuracy_pivot  # noqa: E402
 from pipeline.io import atomic_write_text  # noqa: E402
-from train.aggregate import CHANCE_P, accuracy_pivot  # noqa: E402
 
 log = logging.getLogger(__name__)
 

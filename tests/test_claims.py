@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from train.__main__ import main as train_main
-from train.claims import (
+from analysis.__main__ import main as analysis_main
+from analysis.claims import (
     ClaimError,
     check_claim,
     claims_table,
@@ -154,7 +154,7 @@ def test_files_and_cli(runs, tmp_path):
     assert "Data: recall: generated recall (not LRA)." in md
     cfile = tmp_path / "claims.json"
     cfile.write_text(json.dumps(claims))
-    assert train_main(["claims", "--metrics", *map(str, paths), "--claims", str(cfile),
+    assert analysis_main(["claims", "--metrics", *map(str, paths), "--claims", str(cfile),
                        "--out-dir", str(tmp_path / "cli")]) == 0
     assert (tmp_path / "cli" / "claims.md").read_text() == files["md"].read_text()
     assert len(read_runs(paths)) == len(runs)
@@ -182,7 +182,7 @@ def test_report_shows_the_scorecard(runs, tmp_path):
 
 
 def test_readout_note_says_what_recurrent_models_read():
-    from train.claims import readout_note
+    from analysis.claims import readout_note
 
     mem = {"preset": "rmaat", "spec": {"model": {"readout": "memory"}}}
     both = {"preset": "rmt", "spec": {"model": {"readout": "both"}}}

@@ -72,7 +72,8 @@ def test_every_command_line_reports_the_package_version():
     import sys
     from importlib.metadata import version
 
-    for module in ("simulation", "distill", "distill.sweeps", "lra", "train", "report"):
+    for module in ("simulation", "distill", "distill.sweeps", "lra", "train", "analysis",
+                   "report"):
         out = subprocess.run([sys.executable, "-m", module, "--version"], cwd=REPO,
                              capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr
@@ -97,6 +98,7 @@ def test_every_command_line_option_has_help_text(monkeypatch):
     for module, entry in (("simulation.__main__", "main"), ("distill.__main__", "main"),
                           ("distill.sweeps.__main__", "main"),
                           ("lra.cli", "main"), ("train.__main__", "main"),
+                          ("analysis.__main__", "main"),
                           ("report.__main__", "main")):
         missing.clear()
         with pytest.raises(SystemExit):

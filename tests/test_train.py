@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from analysis.aggregate import write_tables
 from lra.listops_generator import ListOpsSettings, generate_listops_release
 from model.retention import write_retention_json
 from report.page import ReportInputs, write_report
-from train.aggregate import write_tables
 from train.checkpoint import CheckpointError, load_checkpoint
 from train.loop import TrainingDiverged, divergence_message, lr_factor, train_run
 from train.spec import RunSpec

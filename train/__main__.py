@@ -3,10 +3,9 @@
     python -m train run --spec results/runs/listops/rmaat/seed0/spec.json \
         --out-dir results/runs/listops/rmaat/seed0
     torchrun --nproc_per_node=2 -m train run --spec ... --out-dir ...   # data parallel
-    python -m train claims --metrics results/runs/*/*/*/metrics.json --claims claims.json \
-        --memory-csv results/benchmarks/memory.csv --out-dir results
 
-The pipeline's HTML report is `python -m report` (the report/ package).
+Tables and the claims scorecard are `python -m analysis` (the analysis/ package, which reads
+the runs' metrics.json); the pipeline's HTML report is `python -m report`.
 """
 
 from __future__ import annotations
@@ -33,21 +32,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="no progress bar (there is none anyway when stderr is not a terminal)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (default: torch's own choice)")
-    p = sub.add_parser("aggregate", help="tables from the runs' metrics.json files")
-    p.add_argument("--metrics", nargs="+", required=True, help="metrics.json of every run")
-    p.add_argument("--out-dir", required=True,
-                   help="folder for runs.csv, accuracy.csv, accuracy.md and skipped.json")
-    p.add_argument("--skipped", default="{}", help="JSON {task: reason} of skipped tasks")
-    p = sub.add_parser("claims", help="the claims scorecard (claims.csv, claims.md)")
-    p.add_argument("--metrics", nargs="+", required=True, help="metrics.json of every run")
-    p.add_argument("--claims", required=True, help="JSON file: the experiment.claims list")
-    p.add_argument("--memory-csv", default=None, help="benchmarks.bench_memory CSV")
-    p.add_argument("--out-dir", required=True, help="folder for claims.csv and claims.md")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
     try:
-        if args.command == "run":
+        if args.command == "run":  # the only command (tables and claims: python -m analysis)
             import torch
 
             from train.loop import TrainingDiverged, train_run
@@ -61,22 +50,6 @@ def main(argv: list[str] | None = None) -> int:
             except TrainingDiverged as err:
                 print(f"error: {err}", file=sys.stderr)
                 return 1
-        elif args.command == "aggregate":
-            import json
-
-            from train.aggregate import write_tables
-
-            files = write_tables(args.metrics, args.out_dir, json.loads(args.skipped))
-            print(files["accuracy_md"].read_text())
-        else:
-            import json
-            from pathlib import Path
-
-            from train.claims import write_claims
-
-            claims = json.loads(Path(args.claims).read_text())
-            files = write_claims(args.metrics, claims, args.out_dir, args.memory_csv)
-            print(files["md"].read_text())
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

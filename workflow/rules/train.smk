@@ -73,7 +73,7 @@ rule aggregate:
     log:
         "logs/aggregate.log",
     shell:
-        "{params.python} -m train aggregate --metrics {input} --out-dir results/tables "
+        "{params.python} -m analysis aggregate --metrics {input} --out-dir results/tables "
         "--skipped {params.skipped:q} > {log} 2>&1"
 
 
@@ -142,5 +142,5 @@ rule claims:
     log:
         "logs/claims.log",
     shell:
-        "{params.python} -m train claims --metrics {input.metrics} --claims {input.claims} "
+        "{params.python} -m analysis claims --metrics {input.metrics} --claims {input.claims} "
         "{params.memory} --out-dir results > {log} 2>&1"
