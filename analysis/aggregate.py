@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 from scipy.stats import binomtest
 
+from analysis.runs import RunRecord, read_runs
 from pipeline.io import atomic_write, atomic_write_text
 
 # A cell counts as above chance when a one-sided binomial test of its pooled test
@@ -20,18 +22,9 @@ RUN_COLUMNS = ["task", "task_title", "lra", "variant", "preset", "seed", "driver
                "parameters", "data_note"]
 
 
-def read_metrics(paths: list[str | Path]) -> pd.DataFrame:
-    """One row per run from metrics.json files (clear error for a missing/corrupt file)."""
-    rows = []
-    for path in paths:
-        path = Path(path)
-        try:
-            metrics = json.loads(path.read_text())
-        except FileNotFoundError as err:
-            raise FileNotFoundError(f"{path} is missing; run its training job first") from err
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path} is not valid JSON ({err}); rerun its training job") from err
-        rows.append({k: metrics.get(k) for k in RUN_COLUMNS})
+def runs_frame(runs: Sequence[RunRecord]) -> pd.DataFrame:
+    """One row per run (columns RUN_COLUMNS, values as the runs recorded them)."""
+    rows = [{k: getattr(run, k) for k in RUN_COLUMNS} for run in runs]
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
 
 
@@ -115,12 +108,12 @@ def in_order(values: pd.Series) -> list:
     return list(dict.fromkeys(values))
 
 
-def write_tables(metric_paths: list[str | Path], out_dir: str | Path,
+def write_tables(metric_paths: Sequence[str | Path], out_dir: str | Path,
                  skipped: dict[str, str]) -> dict[str, Path]:
     """Write runs.csv, accuracy.csv and accuracy.md into ``out_dir`` (atomically)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    runs = read_metrics(metric_paths)
+    runs = runs_frame(read_runs(metric_paths))
     table = accuracy_table(runs)
     files = {"runs": out / "runs.csv", "accuracy": out / "accuracy.csv",
              "accuracy_md": out / "accuracy.md"}

@@ -41,7 +41,6 @@ memory
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -51,6 +50,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.runs import RunRecord, read_runs
 from model.presets import RECURRENT_PRESETS, resolved_settings
 from pipeline.io import atomic_write, atomic_write_text
 
@@ -66,31 +66,20 @@ class ClaimError(ValueError):
     """A claim names a variant/task without runs, or is malformed (says which and why)."""
 
 
-def read_runs(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
-    """The metrics.json files as dicts (clear error for a missing or corrupt file)."""
-    runs = []
-    for path in paths:
-        path = Path(path)
-        try:
-            runs.append(json.loads(path.read_text()))
-        except FileNotFoundError as err:
-            raise FileNotFoundError(f"{path} is missing; run its training job first") from err
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path} is not valid JSON ({err}); rerun its training job") from err
-    return runs
+Index = dict[tuple[str, str, int], RunRecord]  # (task, variant, seed) -> run
 
 
-def _index(runs: list[dict[str, Any]]) -> dict[tuple[str, str, int], dict[str, Any]]:
+def _index(runs: Sequence[RunRecord]) -> Index:
     out = {}
     for run in runs:
-        key = (run["task"], run["variant"], int(run["seed"]))
+        key = (run.task, run.variant, int(run.seed))
         if key in out:
             raise ClaimError(f"two metrics files for {key[0]}/{key[1]}/seed{key[2]}")
         out[key] = run
     return out
 
 
-def _pairs(index: dict, claim: dict, a: str, b: str) -> list[tuple[dict, dict]]:
+def _pairs(index: Index, claim: dict, a: str, b: str) -> list[tuple[RunRecord, RunRecord]]:
     """(run of a, run of b) for every (task, seed) both have, in the claim's tasks."""
     tasks = claim.get("tasks")
     pairs = []
@@ -107,8 +96,8 @@ def _pairs(index: dict, claim: dict, a: str, b: str) -> list[tuple[dict, dict]]:
     return pairs
 
 
-def _correct(run: dict[str, Any]) -> np.ndarray | None:
-    preds, labels = run.get("test_predictions"), run.get("test_labels")
+def _correct(run: RunRecord) -> np.ndarray | None:
+    preds, labels = run.test_predictions, run.test_labels
     if preds is None or labels is None:
         return None
     return (np.asarray(preds) == np.asarray(labels)).astype(float)
@@ -139,9 +128,10 @@ def _t_pvalue(d: np.ndarray, alternative: str) -> float:
     return float(stats.ttest_1samp(d, 0.0, alternative=alternative).pvalue)
 
 
-def compare(pairs: list[tuple[dict, dict]], two_sided: bool = False) -> dict[str, Any]:
+def compare(pairs: list[tuple[RunRecord, RunRecord]], two_sided: bool = False,
+            ) -> dict[str, Any]:
     """Paired comparison of test accuracy a - b: effect, CI, p-values and the verdict."""
-    d = np.array([a["test_acc"] - b["test_acc"] for a, b in pairs])
+    d = np.array([a.test_acc - b.test_acc for a, b in pairs])
     mean = float(d.mean())
     corrects = [(_correct(a), _correct(b)) for a, b in pairs]
     boot = None
@@ -171,9 +161,9 @@ def compare(pairs: list[tuple[dict, dict]], two_sided: bool = False) -> dict[str
             "n": len(pairs), "test": ("two-sided " if two_sided else "one-sided ") + test}
 
 
-def _acc_summary(runs: list[dict], name: str) -> str:
+def _acc_summary(runs: list[RunRecord], name: str) -> str:
     """'name mean ± std (n=k)' of test accuracy in %; one run has no spread to show."""
-    acc = np.array([r["test_acc"] for r in runs]) * 100
+    acc = np.array([r.test_acc for r in runs]) * 100
     if len(acc) == 0:
         return f"{name} (no runs)"
     if len(acc) == 1:
@@ -181,7 +171,7 @@ def _acc_summary(runs: list[dict], name: str) -> str:
     return f"{name} {acc.mean():.1f} ± {acc.std(ddof=1):.1f} (n={len(acc)})"
 
 
-def _better_or_differs(index: dict, claim: dict) -> dict[str, Any]:
+def _better_or_differs(index: Index, claim: dict) -> dict[str, Any]:
     names = claim["variants"]
     two_sided = claim["test"] == "differs"
     results = [compare(_pairs(index, claim, a, b), two_sided)
@@ -210,17 +200,17 @@ def _better_or_differs(index: dict, claim: dict) -> dict[str, Any]:
     return row
 
 
-def _equal(index: dict, claim: dict) -> dict[str, Any]:
+def _equal(index: Index, claim: dict) -> dict[str, Any]:
     a, b = claim["variants"]
     pairs = _pairs(index, claim, a, b)
     unequal = []
     for ra, rb in pairs:
-        same = ra["test_acc"] == rb["test_acc"]
-        if ra.get("test_predictions") is not None and rb.get("test_predictions") is not None:
-            same = same and ra["test_predictions"] == rb["test_predictions"]
+        same = ra.test_acc == rb.test_acc
+        if ra.test_predictions is not None and rb.test_predictions is not None:
+            same = same and ra.test_predictions == rb.test_predictions
         if not same:
-            unequal.append(f"{ra['task']}/seed{ra['seed']}")
-    d = [ra["test_acc"] - rb["test_acc"] for ra, rb in pairs]
+            unequal.append(f"{ra.task}/seed{ra.seed}")
+    d = [ra.test_acc - rb.test_acc for ra, rb in pairs]
     return {"ours": f"{len(pairs) - len(unequal)}/{len(pairs)} paired runs identical "
                     f"(max |Δ acc| {100 * max(abs(x) for x in d):.2f} pts)",
             "n": len(pairs), "test": "exact equality of test accuracy and predictions",
@@ -230,10 +220,10 @@ def _equal(index: dict, claim: dict) -> dict[str, Any]:
             "note": ("differ: " + ", ".join(unequal)) if unequal else ""}
 
 
-def _faster(index: dict, claim: dict) -> dict[str, Any]:
+def _faster(index: Index, claim: dict) -> dict[str, Any]:
     a, b = claim["variants"]
     pairs = _pairs(index, claim, a, b)
-    logs = np.array([math.log(ra["tokens_per_s"] / rb["tokens_per_s"]) for ra, rb in pairs])
+    logs = np.array([math.log(ra.tokens_per_s / rb.tokens_per_s) for ra, rb in pairs])
     ratio = float(np.exp(logs.mean()))
     p_up, p_down = _t_pvalue(logs, "greater"), _t_pvalue(logs, "less")
     if len(logs) >= 2 and logs.std(ddof=1) > 0:
@@ -291,7 +281,7 @@ def check_claim(claim: dict[str, Any]) -> None:
                          f"{need} variants, got {n}")
 
 
-def claims_table(runs: list[dict[str, Any]], claims: list[dict[str, Any]],
+def claims_table(runs: Sequence[RunRecord], claims: list[dict[str, Any]],
                  memory_csv: str | Path | None = None) -> pd.DataFrame:
     """One row per claim (columns COLUMNS); see the module docstring for the tests."""
     index = _index(runs)
@@ -322,11 +312,11 @@ def _fmt(v: float, pct: bool) -> str:
     return f"{100 * v:+.1f}" if pct else f"{v:.3g}"
 
 
-def readout_note(runs: list[dict[str, Any]]) -> str:
+def readout_note(runs: Sequence[RunRecord]) -> str:
     """What the recurrent runs classify from (their ``readout``; the presets' default is
     the final memory), for the note under the table."""
-    readouts = sorted({resolved_settings(r["preset"], r.get("spec", {}).get("model") or {})
-                       ["readout"] for r in runs if r.get("preset") in RECURRENT_PRESETS})
+    readouts = sorted({resolved_settings(r.preset, r.spec.get("model") or {})["readout"]
+                       for r in runs if r.preset in RECURRENT_PRESETS})
     if not readouts:
         return ""
     if readouts == ["memory"]:
@@ -334,11 +324,11 @@ def readout_note(runs: list[dict[str, Any]]) -> str:
     return f"Recurrent models classify from: {', '.join(readouts)} (readout)."
 
 
-def data_note(runs: list[dict[str, Any]]) -> str:
+def data_note(runs: Sequence[RunRecord]) -> str:
     """What data each task is (the runs' ``data_note``, which says "not LRA" for generated
     tasks), for the note under the table."""
-    notes = {r["task"]: r.get("data_note") or r.get("task_title") or r["task"]
-             for r in sorted(runs, key=lambda r: r["task"])}
+    notes = {r.task: r.data_note or r.task_title or r.task
+             for r in sorted(runs, key=lambda r: r.task)}
     return "Data: " + "; ".join(f"{task}: {note}" for task, note in notes.items()) + "."
 
 

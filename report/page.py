@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 import logging
 import platform
 from dataclasses import dataclass, field
@@ -31,7 +30,9 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from analysis.aggregate import CHANCE_P, accuracy_pivot  # noqa: E402
+from analysis.runs import RunRecord, read_runs  # noqa: E402
 from pipeline.io import atomic_write_text  # noqa: E402
+from pipeline.retention import read_payload  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -143,18 +144,6 @@ def _table(df: pd.DataFrame, floatfmt: str = "{:.3g}") -> str:
     return f"<table><tr>{head}</tr>{rows}</table>"
 
 
-def _read_retention(path: Path) -> dict:
-    """A distill result (``python -m distill fit``); a clear error for anything else."""
-    try:
-        r = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not valid JSON ({err}); rerun its distill job") from err
-    if not isinstance(r, dict) or not {"condition", "macro_model", "schedules"} <= set(r):
-        raise ValueError(f"{path} is not a distill result (needs condition, macro_model and "
-                         "schedules); pass the files written by `python -m distill fit`")
-    return r
-
-
 def ltp_section(inputs: ReportInputs) -> str:
     """LTP fits: one row per condition (model, parameters, τ_LTP, warnings) and its plots."""
     parts = ["<h2>LTP simulation and macro-model fits</h2>"]
@@ -166,7 +155,7 @@ def ltp_section(inputs: ReportInputs) -> str:
     rows, names = [], []
     nan = float("nan")
     for path in inputs.retention:
-        r = _read_retention(path)
+        r = read_payload(path)  # the retention contract's checks; names a bad file
         names.append(r["condition"])
         mm = r["macro_model"]
         params = ", ".join(f"{k} = {v:.4g} ± {mm.get('stderr', {}).get(k, nan):.2g}"
@@ -354,21 +343,20 @@ def curves_section(inputs: ReportInputs) -> str:
     """Validation accuracy per epoch of every run, one panel per task."""
     if not inputs.metrics:
         return ""
-    by_task: dict[str, list[dict]] = {}
-    for path in inputs.metrics:
-        m = json.loads(path.read_text())
-        by_task.setdefault(m["task_title"], []).append(m)
+    by_task: dict[str, list[RunRecord]] = {}
+    for m in read_runs(inputs.metrics):
+        by_task.setdefault(m.task_title, []).append(m)
     fig, axes = plt.subplots(1, len(by_task), figsize=(5.5 * len(by_task), 3.8), squeeze=False)
     for ax, (task, runs) in zip(axes[0], by_task.items(), strict=True):
         for m in runs:
-            epochs = [e["epoch"] for e in m["epochs"]]
-            ax.plot(epochs, [100 * e["val_acc"] for e in m["epochs"]], marker="o",
-                    label=f"{m['variant']} seed {m['seed']}")
-        ax.axhline(100 * runs[0]["majority_acc"], color="k", ls=":", label="majority class")
+            epochs = [e["epoch"] for e in m.epochs]
+            ax.plot(epochs, [100 * e["val_acc"] for e in m.epochs], marker="o",
+                    label=f"{m.variant} seed {m.seed}")
+        ax.axhline(100 * runs[0].majority_acc, color="k", ls=":", label="majority class")
         ax.set_title(task)
         ax.set_xlabel("epoch")
         ax.set_ylabel("validation accuracy (%)")
-        shown = sorted({e["epoch"] for m in runs for e in m["epochs"]})
+        shown = sorted({e["epoch"] for m in runs for e in m.epochs})
         if len(shown) <= 12:  # a tick on each epoch run, whole numbers only
             ax.set_xticks(shown)
             ax.set_xlim(shown[0] - 0.5, shown[-1] + 0.5)

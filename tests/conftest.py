@@ -103,3 +103,24 @@ def small_tripartite_params(**tripartite) -> dict:
         "retention": {"max_segments": 8},
     }
     return copy.deepcopy(resolve_condition(validate_config(config), "tiny"))
+
+
+def run_metrics(**fields) -> dict:
+    """A complete metrics.json payload of one run (as ``python -m train run`` writes it, with
+    small made-up values); keyword arguments replace fields."""
+    metrics = {"run_id": "recall/rmaat/seed0", "task": "recall", "task_title": "recall",
+               "lra": False, "preset": "rmaat", "variant": "rmaat", "seed": 0,
+               "config_hash": "0" * 12, "spec": {"task": "recall", "preset": "rmaat",
+                                                 "model": {}},
+               "device": "CPU (x86_64, 1 thread)", "processes": 1, "parameters": 1000,
+               "driver": "amrb", "n_train": 64, "n_val": 32, "n_test": 32,
+               "epochs": [{"epoch": 1, "train_loss": 1.0, "tokens_per_s": 1000.0,
+                           "train_time_s": 1.0, "lr": 0.001, "val_acc": 0.5,
+                           "val_loss": 1.0}],
+               "best_epoch": 1, "best_val_acc": 0.5, "test_acc": 0.5, "test_loss": 1.0,
+               "majority_acc": 0.25, "test_predictions": None, "test_labels": None,
+               "peak_memory_mb": 100.0, "memory_measure": "process peak RSS",
+               "tokens_per_s": 1000.0, "train_wall_s": 1.0, "data_note": "generated (not LRA)",
+               "inputs": {"data": "0" * 64, "retention": None}}
+    metrics.update(fields)
+    return metrics

@@ -15,20 +15,27 @@ from analysis.claims import (
     check_claim,
     claims_table,
     paired_bootstrap,
-    read_runs,
     write_claims,
 )
+from analysis.runs import RunRecord, read_runs
+from tests.conftest import run_metrics
 
 N_TEST = 200
 
 
 def run(task: str, variant: str, seed: int, correct: np.ndarray, tokens_per_s: float = 1000.0):
-    """A metrics.json-like dict whose predictions are right exactly where `correct` is."""
+    """A run's metrics.json payload whose predictions are right exactly where `correct` is."""
     labels = np.arange(N_TEST) % 4
     preds = np.where(correct, labels, (labels + 1) % 4)
-    return {"task": task, "variant": variant, "seed": seed, "test_acc": float(correct.mean()),
-            "n_test": N_TEST, "tokens_per_s": tokens_per_s, "majority_acc": 0.25,
-            "test_predictions": preds.tolist(), "test_labels": labels.tolist()}
+    return run_metrics(task=task, task_title=task, variant=variant, preset="transformer",
+                       seed=seed, test_acc=float(correct.mean()), n_test=N_TEST,
+                       tokens_per_s=tokens_per_s, majority_acc=0.25,
+                       test_predictions=preds.tolist(), test_labels=labels.tolist())
+
+
+def records(runs: list[dict]) -> list[RunRecord]:
+    """The runs as the analysis reads them."""
+    return [RunRecord.from_metrics(r) for r in runs]
 
 
 def correct_at(rate: float, seed: int) -> np.ndarray:
@@ -59,7 +66,7 @@ def claim(cid: str, test: str, variants: list[str], **kw) -> dict:
 
 
 def test_reproduced_contradicted_inconclusive(runs):
-    table = claims_table(runs, [claim("up", "better", ["good", "base"]),
+    table = claims_table(records(runs), [claim("up", "better", ["good", "base"]),
                                 claim("down", "better", ["base", "good"]),
                                 claim("flat", "better", ["noisy", "base"])]).set_index("id")
     assert table.loc["up", "verdict"] == "reproduced"
@@ -70,7 +77,7 @@ def test_reproduced_contradicted_inconclusive(runs):
 
 
 def test_numbers_recompute_from_metrics(runs):
-    table = claims_table(runs, [claim("up", "better", ["good", "base"])]).iloc[0]
+    table = claims_table(records(runs), [claim("up", "better", ["good", "base"])]).iloc[0]
     good = np.array([r["test_acc"] for r in runs if r["variant"] == "good"])
     base = np.array([r["test_acc"] for r in runs if r["variant"] == "base"])
     assert table["effect"] == pytest.approx((good - base).mean())
@@ -83,20 +90,21 @@ def test_numbers_recompute_from_metrics(runs):
 
 def test_one_run_has_no_spread(runs):
     one = [r for r in runs if r["seed"] == 0]
-    ours = claims_table(one, [claim("up", "better", ["good", "base"])]).iloc[0]["ours"]
+    table = claims_table(records(one), [claim("up", "better", ["good", "base"])])
+    ours = table.iloc[0]["ours"]
     good = next(r["test_acc"] for r in one if r["variant"] == "good")
     assert f"good {100 * good:.1f} (1 run)" in ours and "±" not in ours
 
 
 def test_ordering_needs_every_pair(runs):
-    table = claims_table(runs, [claim("order", "better", ["good", "base", "noisy"]),
+    table = claims_table(records(runs), [claim("order", "better", ["good", "base", "noisy"]),
                                 claim("wrong", "better", ["base", "good", "noisy"])])
     assert list(table["verdict"]) == ["inconclusive", "contradicted"]
     assert "good > base: reproduced" in table.iloc[0]["note"]
 
 
 def test_equal_and_differs(runs):
-    table = claims_table(runs, [claim("same", "equal", ["base", "twin"]),
+    table = claims_table(records(runs), [claim("same", "equal", ["base", "twin"]),
                                 claim("notsame", "equal", ["base", "noisy"]),
                                 claim("diff", "differs", ["base", "good"])]).set_index("id")
     assert table.loc["same", "verdict"] == "reproduced"
@@ -108,7 +116,7 @@ def test_faster_and_memory(runs, tmp_path):
     csv = tmp_path / "memory.csv"
     pd.DataFrame({"driver": ["bptt", "amrb", "bptt", "amrb"], "segments": [4, 4, 16, 16],
                   "peak_mb": [50.0, 40.0, 400.0, 100.0]}).to_csv(csv, index=False)
-    table = claims_table(runs, [claim("speed", "faster", ["good", "base"]),
+    table = claims_table(records(runs), [claim("speed", "faster", ["good", "base"]),
                                 claim("slow", "faster", ["twin", "noisy"]),
                                 claim("mem", "memory", [])], memory_csv=csv).set_index("id")
     assert table.loc["speed", "verdict"] == "reproduced"
@@ -132,7 +140,7 @@ def test_bad_claims_named():
     with pytest.raises(ClaimError, match="needs exactly 2 variants"):
         check_claim(claim("x", "equal", ["a"]))
     with pytest.raises(ClaimError, match="no \\(task, seed\\) has runs of both 'a' and 'zzz'"):
-        claims_table([run("t", "a", 0, np.ones(N_TEST, bool))],
+        claims_table(records([run("t", "a", 0, np.ones(N_TEST, bool))]),
                      [claim("x", "better", ["a", "zzz"])])
 
 
@@ -184,9 +192,9 @@ def test_report_shows_the_scorecard(runs, tmp_path):
 def test_readout_note_says_what_recurrent_models_read():
     from analysis.claims import readout_note
 
-    mem = {"preset": "rmaat", "spec": {"model": {"readout": "memory"}}}
-    both = {"preset": "rmt", "spec": {"model": {"readout": "both"}}}
-    tr = {"preset": "transformer", "spec": {"model": {}}}
+    mem, both, tr = records([run_metrics(preset="rmaat", spec={"model": {"readout": "memory"}}),
+                             run_metrics(preset="rmt", spec={"model": {"readout": "both"}}),
+                             run_metrics(preset="transformer", spec={"model": {}})])
     assert "memory only" in readout_note([mem, tr])
     assert readout_note([mem, both]) == "Recurrent models classify from: both, memory (readout)."
     assert readout_note([tr]) == ""

@@ -16,6 +16,7 @@ from analysis.aggregate import write_tables
 from lra.listops_generator import ListOpsSettings, generate_listops_release
 from model.retention import write_retention_json
 from report.page import ReportInputs, write_report
+from tests.conftest import run_metrics
 from train.checkpoint import CheckpointError, load_checkpoint
 from train.loop import TrainingDiverged, divergence_message, lr_factor, train_run
 from train.spec import RunSpec
@@ -249,9 +250,9 @@ def test_accuracy_table_marks_cells_that_are_not_above_the_majority_class(tmp_pa
     paths = []
     for i, (task, variant, acc, majority, n) in enumerate(cases):
         path = tmp_path / f"m{i}.json"
-        path.write_text(json.dumps({"task": task, "task_title": task, "variant": variant,
-                                    "preset": variant, "seed": 0, "test_acc": acc,
-                                    "majority_acc": majority, "n_test": n, "data_note": "x"}))
+        path.write_text(json.dumps(run_metrics(task=task, task_title=task, variant=variant,
+                                               preset=variant, seed=0, test_acc=acc,
+                                               majority_acc=majority, n_test=n, data_note="x")))
         paths.append(path)
     files = write_tables(paths, tmp_path / "tables", {})
     md = files["accuracy_md"].read_text()
@@ -310,5 +311,5 @@ def test_report_names_missing_or_foreign_inputs(tmp_path):
         ReportInputs(retention=[tmp_path / "nope.json"])
     demo = tmp_path / "demo.json"
     demo.write_text(json.dumps({"schedules": {"1": [1.0]}}))  # e.g. the README's demo file
-    with pytest.raises(ValueError, match="demo.json is not a distill result"):
+    with pytest.raises(ValueError, match="demo.json: retention JSON: missing key 'condition'"):
         write_report(ReportInputs(retention=[demo]), tmp_path / "r.html")

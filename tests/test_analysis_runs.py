@@ -1,0 +1,67 @@
+"""The one reader of run outputs: complete metrics.json files become records, anything else
+is an error naming the file, wherever it is read (tables, claims, the report)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from analysis.aggregate import write_tables
+from analysis.claims import write_claims
+from analysis.runs import RunRecord, read_run, read_runs
+from report.page import ReportInputs, write_report
+from tests.conftest import run_metrics
+
+
+def _write(path: Path, payload) -> Path:
+    path.write_text(payload if isinstance(payload, str) else json.dumps(payload))
+    return path
+
+
+def test_a_complete_file_keeps_its_values(tmp_path):
+    metrics = run_metrics(test_acc=0.625, seed=3, test_predictions=[1, 0], test_labels=[1, 1])
+    record = read_run(_write(tmp_path / "metrics.json", metrics))
+    assert isinstance(record, RunRecord) and record.path == str(tmp_path / "metrics.json")
+    assert (record.test_acc, record.seed, record.test_predictions) == (0.625, 3, [1, 0])
+    assert record.epochs == metrics["epochs"] and record.spec == metrics["spec"]
+    assert record.extra["test_loss"] == metrics["test_loss"]  # other keys are kept too
+    assert [r.seed for r in read_runs([tmp_path / "metrics.json"] * 2)] == [3, 3]
+
+
+@pytest.mark.parametrize(("payload", "error", "message"), [
+    (None, FileNotFoundError, "is missing; run its training job first"),
+    ("{", ValueError, "is not valid JSON"),
+    ([1, 2], ValueError, "is not the metrics of a run"),
+    ({k: v for k, v in run_metrics().items() if k not in ("test_acc", "epochs")}, ValueError,
+     "is incomplete: it lacks test_acc, epochs"),
+    (run_metrics(seed="0"), ValueError, "'seed' must be an integer, got '0'"),
+    (run_metrics(test_acc=True), ValueError, "'test_acc' must be a number"),
+    (run_metrics(test_predictions=[0, "1"]), ValueError, "'test_predictions' must be a list"),
+])
+def test_a_bad_file_is_an_error_naming_it(tmp_path, payload, error, message):
+    path = tmp_path / "run" / "metrics.json"
+    path.parent.mkdir()
+    if payload is not None:
+        _write(path, payload)
+    with pytest.raises(error, match=message) as info:
+        read_run(path)
+    assert str(path) in str(info.value)
+
+
+def test_tables_claims_and_report_all_refuse_an_incomplete_file(tmp_path):
+    """Before the one reader the tables wrote empty cells for missing keys and the report's
+    curves stopped with a KeyError; now each names the file."""
+    good = _write(tmp_path / "good.json", run_metrics())
+    bad = _write(tmp_path / "bad.json", {k: v for k, v in run_metrics().items()
+                                         if k not in ("majority_acc", "n_test")})
+    claims = [{"id": "x", "claim": "x", "paper": "x", "test": "better",
+               "variants": ["rmaat", "rmt"]}]
+    for call in (lambda: write_tables([good, bad], tmp_path / "tables", {}),
+                 lambda: write_claims([good, bad], claims, tmp_path / "claims"),
+                 lambda: write_report(ReportInputs(metrics=[good, bad]), tmp_path / "r.html")):
+        with pytest.raises(ValueError, match=f"{bad}.*lacks majority_acc, n_test"):
+            call()
+    assert not (tmp_path / "tables").exists() or not any((tmp_path / "tables").iterdir())
+    assert not (tmp_path / "r.html").exists()
