@@ -51,7 +51,6 @@ import pandas as pd
 from scipy import stats
 
 from analysis.runs import RunRecord, read_runs
-from model.presets import RECURRENT_PRESETS, resolved_settings
 from pipeline.io import atomic_write, atomic_write_text
 
 ALPHA = 0.05  # significance level of every claim test
@@ -313,10 +312,9 @@ def _fmt(v: float, pct: bool) -> str:
 
 
 def readout_note(runs: Sequence[RunRecord]) -> str:
-    """What the recurrent runs classify from (their ``readout``; the presets' default is
-    the final memory), for the note under the table."""
-    readouts = sorted({resolved_settings(r.preset, r.spec.get("model") or {})["readout"]
-                       for r in runs if r.preset in RECURRENT_PRESETS})
+    """What the recurrent runs classify from (the ``readout`` each run recorded; the
+    presets' default is the final memory), for the note under the table."""
+    readouts = sorted({r.model["readout"] for r in runs if r.model["recurrent"]})
     if not readouts:
         return ""
     if readouts == ["memory"]:

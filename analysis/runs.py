@@ -7,12 +7,16 @@ missing, corrupt or incomplete file is one clear error naming the file and what 
 wherever it is read.
 
 The record keeps the values as the run wrote them (no rounding, no conversion): tables
-built from it are those of the file.
+built from it are those of the file. The model settings are those the run recorded
+(``resolved_model``: every ``ModelConfig`` field as the model was built), not a fresh
+resolution of the presets; files written before runs recorded them fall back to resolving
+the run's recorded spec with this version's presets, with a warning (rerun to record them).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +32,11 @@ REQUIRED: dict[str, type] = {
 }
 
 RERUN = "rerun its training job (snakemake reruns it when metrics.json is deleted)"
+#: Model settings the analyses read; a recorded ``resolved_model`` must hold them.
+MODEL_KEYS = ("recurrent", "readout", "rf_mode", "rf_schedule", "driver", "segment_len",
+              "num_mem_tokens")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -39,7 +48,9 @@ class RunRecord:
     ``train_wall_s`` seconds of optimiser steps; ``epochs`` one dict per epoch
     (``epoch``, ``train_loss``, ``val_acc``, ...); ``test_predictions`` / ``test_labels``
     the per-example test classes in split order (None in files written before they were
-    stored).
+    stored); ``model`` every model setting (``ModelConfig`` field) as the model was built,
+    ``model_recorded`` False when the file predates ``resolved_model`` and ``model`` was
+    re-derived from its spec.
     """
 
     path: str
@@ -65,6 +76,8 @@ class RunRecord:
     data_note: str
     epochs: list[dict[str, Any]]
     spec: dict[str, Any]
+    model: dict[str, Any] = field(default_factory=dict)
+    model_recorded: bool = True
     test_predictions: list[int] | None = None
     test_labels: list[int] | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # every other key of the file
@@ -89,8 +102,16 @@ class RunRecord:
             if value is not None and not (isinstance(value, list)
                                           and all(_is(v, int) for v in value)):
                 raise ValueError(f"{path}: {key!r} must be a list of class indices; {RERUN}")
-        known = {*REQUIRED, "test_predictions", "test_labels"}
+        model = metrics.get("resolved_model")
+        recorded = model is not None
+        if not recorded:
+            model = _settings_from_spec(metrics, path)
+        elif not (isinstance(model, dict) and all(k in model for k in MODEL_KEYS)):
+            raise ValueError(f"{path}: 'resolved_model' must be an object with (at least) "
+                             f"{', '.join(MODEL_KEYS)}; {RERUN}")
+        known = {*REQUIRED, "resolved_model", "test_predictions", "test_labels"}
         return cls(path=str(path), **{key: metrics[key] for key in REQUIRED},
+                   model=model, model_recorded=recorded,
                    test_predictions=metrics.get("test_predictions"),
                    test_labels=metrics.get("test_labels"),
                    extra={k: v for k, v in metrics.items() if k not in known})
@@ -109,6 +130,18 @@ def _is(value: Any, kind: type) -> bool:
     return isinstance(value, kind)
 
 
+def _settings_from_spec(metrics: dict[str, Any], path: str | Path) -> dict[str, Any]:
+    """Model settings of a file written before runs recorded ``resolved_model``: the run's
+    recorded spec resolved with this version's presets (what the training did when the
+    presets have not changed since)."""
+    from model.presets import PRESETS, resolved_settings
+
+    if metrics["preset"] not in PRESETS:
+        raise ValueError(f"{path}: preset {metrics['preset']!r} is unknown to this version "
+                         f"and the file records no 'resolved_model'; {RERUN}")
+    return resolved_settings(metrics["preset"], metrics["spec"].get("model") or {})
+
+
 def read_run(path: str | Path) -> RunRecord:
     """The run whose ``metrics.json`` is at ``path``: ``FileNotFoundError`` when it is missing,
     ``ValueError`` when it is not valid JSON or not a complete run's metrics."""
@@ -125,5 +158,13 @@ def read_run(path: str | Path) -> RunRecord:
 
 
 def read_runs(paths: Sequence[str | Path]) -> list[RunRecord]:
-    """The runs of ``paths``, in that order (:func:`read_run`)."""
-    return [read_run(path) for path in paths]
+    """The runs of ``paths``, in that order (:func:`read_run`). Files that predate recorded
+    model settings are named in one warning."""
+    runs = [read_run(path) for path in paths]
+    old = [run.path for run in runs if not run.model_recorded]
+    if old:
+        log.warning("%d metrics.json file(s) record no 'resolved_model' (written by an older "
+                    "version); their model settings are re-derived from their run spec with "
+                    "this version's presets; rerun them to record the settings they trained "
+                    "with: %s", len(old), ", ".join(old))
+    return runs

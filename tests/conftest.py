@@ -107,7 +107,9 @@ def small_tripartite_params(**tripartite) -> dict:
 
 def run_metrics(**fields) -> dict:
     """A complete metrics.json payload of one run (as ``python -m train run`` writes it, with
-    small made-up values); keyword arguments replace fields."""
+    small made-up values); keyword arguments replace fields (``resolved_model`` defaults to
+    the preset's settings with the spec's model overrides; pass None to leave it out, as
+    files written before it existed did)."""
     metrics = {"run_id": "recall/rmaat/seed0", "task": "recall", "task_title": "recall",
                "lra": False, "preset": "rmaat", "variant": "rmaat", "seed": 0,
                "config_hash": "0" * 12, "spec": {"task": "recall", "preset": "rmaat",
@@ -123,4 +125,11 @@ def run_metrics(**fields) -> dict:
                "tokens_per_s": 1000.0, "train_wall_s": 1.0, "data_note": "generated (not LRA)",
                "inputs": {"data": "0" * 64, "retention": None}}
     metrics.update(fields)
+    if fields.get("resolved_model", ...) is None:
+        del metrics["resolved_model"]
+    elif "resolved_model" not in fields:  # as the run would have built its model
+        from model.presets import resolved_settings
+
+        metrics["resolved_model"] = resolved_settings(metrics["preset"],
+                                                      metrics["spec"].get("model") or {})
     return metrics

@@ -65,3 +65,42 @@ def test_tables_claims_and_report_all_refuse_an_incomplete_file(tmp_path):
             call()
     assert not (tmp_path / "tables").exists() or not any((tmp_path / "tables").iterdir())
     assert not (tmp_path / "r.html").exists()
+
+
+def test_the_analysis_reads_the_settings_the_run_recorded(tmp_path):
+    """A run records its model as built; if the presets change later (here: a recorded
+    readout the preset would not give), the claims still describe what was trained."""
+    from analysis.claims import readout_note
+
+    recorded = {**run_metrics()["resolved_model"], "readout": "both"}
+    run = read_run(_write(tmp_path / "m.json", run_metrics(preset="rmaat",
+                                                           resolved_model=recorded)))
+    assert run.model_recorded and run.model["readout"] == "both"
+    assert readout_note([run]) == "Recurrent models classify from: both (readout)."
+    with pytest.raises(ValueError, match="'resolved_model' must be an object with"):
+        read_run(_write(tmp_path / "bad.json", run_metrics(resolved_model={"readout": "x"})))
+
+
+def test_a_file_without_recorded_settings_falls_back_to_its_spec_with_a_warning(tmp_path,
+                                                                                 caplog):
+    """metrics.json files written before ``resolved_model`` existed stay readable: their
+    settings come from their recorded spec and this version's presets, and one warning names
+    them and says to rerun."""
+    from model.presets import resolved_settings
+
+    spec = {"task": "recall", "preset": "rmt", "model": {"segment_len": 16}}
+    old = _write(tmp_path / "old.json", run_metrics(preset="rmt", spec=spec,
+                                                    resolved_model=None))
+    new = _write(tmp_path / "new.json", run_metrics())
+    assert "resolved_model" not in json.loads(old.read_text())
+    with caplog.at_level("WARNING", logger="analysis.runs"):
+        runs = read_runs([old, new])
+    assert [r.model_recorded for r in runs] == [False, True]
+    assert runs[0].model == resolved_settings("rmt", {"segment_len": 16})
+    assert runs[0].model["readout"] == "memory" and runs[0].model["segment_len"] == 16
+    warning = " ".join(r.getMessage() for r in caplog.records)
+    assert "1 metrics.json file(s) record no 'resolved_model'" in warning
+    assert str(old) in warning and str(new) not in warning and "rerun" in warning
+    unknown = _write(tmp_path / "gone.json", run_metrics(preset="gpt", resolved_model=None))
+    with pytest.raises(ValueError, match="preset 'gpt' is unknown"):
+        read_run(unknown)

@@ -211,6 +211,11 @@ def test_tables_and_report(listops_root, tmp_path):
                             model={"segment_len": 48} if preset == "transformer" else {}),
                       out, progress=False)
             paths.append(out / "metrics.json")
+    # every model setting as built: the preset's defaults and the T the run filled in
+    built = {p.parent.parent.name: json.loads(p.read_text())["resolved_model"] for p in paths}
+    assert built["rmaat"]["rf_segments"] == 3 and built["rmaat"]["driver"] == "amrb"  # 48 / 16
+    assert built["rmaat"]["readout"] == "memory" and built["rmaat"]["retention"].endswith(".json")
+    assert not built["transformer"]["recurrent"] and built["transformer"]["segment_len"] == 48
     files = write_tables(paths, tmp_path / "results" / "tables", {"image": "no data"})
     import pandas as pd
 

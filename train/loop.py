@@ -5,7 +5,8 @@ Files in the run's output folder:
 - ``last.pt``: resume point (model, optimiser, schedule, RNG, position in the epoch),
   rewritten atomically every ``checkpoint_every`` steps and at every epoch end;
 - ``best.pt``: model weights of the epoch with the best validation accuracy;
-- ``metrics.json``: settings, per-epoch metrics, the final test result (written last).
+- ``metrics.json``: settings (the run spec and ``resolved_model``, every model setting as
+  the model was built), per-epoch metrics, the final test result (written last).
 
 A run restarted after being killed at any point continues from ``last.pt`` and reaches
 the same final metrics as an uninterrupted run: batches are a function of (seed, epoch),
@@ -22,6 +23,7 @@ import os
 import platform
 import resource
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -292,6 +294,9 @@ def _train(spec: RunSpec, out: Path, device: torch.device, info: DistInfo, progr
             "device": _device_name(device), "processes": info.world,
             "parameters": sum(p.numel() for p in net.parameters()),
             "driver": net.config.driver,
+            # every model setting as the model was built (preset defaults, the task's T, ...):
+            # the analysis reads these instead of re-resolving the presets of its own version
+            "resolved_model": asdict(net.config),
             "n_train": len(train_set), "n_val": len(data["val"]), "n_test": len(data["test"]),
             "epochs": state["history"], "best_epoch": state["best_epoch"],
             "best_val_acc": state["best_val"], "test_acc": test["acc"], "test_loss": test["loss"],
