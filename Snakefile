@@ -7,7 +7,8 @@
 import shlex
 import sys
 
-from pipeline.config import condition_names, validate_config
+from pipeline.config import validate_config
+from workflow.plan import RUN_DIR, Plan
 
 # --configfile FILE replaces the default configuration (no merging of conditions).
 if not workflow.overwrite_configfiles:
@@ -18,7 +19,6 @@ if not workflow.overwrite_configfiles:
 
 # Validate before anything runs: unknown keys, bad values and bad units stop here.
 config = validate_config(config)
-CONDITIONS = condition_names(config)
 # The interpreter running Snakemake also runs the stages (no reliance on PATH), and the stages
 # are this checkout's packages (first on PYTHONPATH), whichever copy is installed: a workflow
 # run with --directory elsewhere, or from a second checkout, runs the code beside its rules.
@@ -26,6 +26,10 @@ PYTHON = (
     f"PYTHONPATH={shlex.quote(workflow.basedir)}${{PYTHONPATH:+:$PYTHONPATH}} "
     f"{shlex.quote(sys.executable)}"
 )
+# Every job and the files that join them (workflow/plan.py), planned once; an impossible
+# experiment stops here, before any job. --cores is asked only when a job's threads are.
+PLAN = Plan(config, python=PYTHON, cores=lambda: workflow.cores)
+CONDITIONS = PLAN.conditions
 
 
 # `snakemake --report report.zip`: the files marked with report() in the rules, with captions.
@@ -47,6 +51,6 @@ rule all:
         expand("results/plots/{condition}/fit.png", condition=CONDITIONS),
         expand("results/plots/{condition}/schedules.png", condition=CONDITIONS),
         "results/plots/conditions.png",
-        SWEEP_TARGETS,
-        REPORT_TARGETS,
+        PLAN.sweep_targets,
+        PLAN.report_targets,
     default_target: True

@@ -154,7 +154,7 @@ def test_planning_imports_no_torch():
     import sys
 
     code = ("import sys, pipeline.config, pipeline.retention, model.presets, train.plan, "
-            "lra.tasks; print('torch' in sys.modules)")
+            "lra.tasks, workflow.plan; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                          text=True, check=True)
     assert out.stdout.strip() == "False"

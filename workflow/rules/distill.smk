@@ -23,7 +23,7 @@ rule distill:
     params:
         python=PYTHON,
         max_segments=config["retention"]["max_segments"],
-        quantity=readout_quantity,
+        quantity=PLAN.readout_quantity,
     log:
         "logs/distill/{condition}.log",
     shell:

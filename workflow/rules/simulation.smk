@@ -6,7 +6,7 @@ rule resolve_condition:
     output:
         "results/config/{condition}.json",
     params:
-        resolved=resolved_params,
+        resolved=PLAN.condition_params,
     log:
         "logs/resolve_condition/{condition}.log",
     localrule: True

@@ -2,13 +2,12 @@
 # point reruns alone); the sweep's table and plots aggregate all points.
 from pathlib import Path
 
-from pipeline.sweeps import base_parameters, expand_sweep, resolve_sweep_point, sweep_names
-from pipeline.sweeps import sweep_targets, sweep_uses_standalone
+from pipeline.config import dump_resolved
+from pipeline.sweeps import base_parameters, resolve_sweep_point, sweep_uses_standalone
 
-SWEEPS = sweep_names(config)
-SWEEP_EXPANDED = {name: expand_sweep(config, name) for name in SWEEPS}
-SWEEP_POINTS = {name: [p["point"] for p in points] for name, points in SWEEP_EXPANDED.items()}
-SWEEP_TARGETS = sweep_targets(config)
+SWEEPS = PLAN.sweeps
+SWEEP_EXPANDED = PLAN.sweep_expanded
+SWEEP_POINTS = PLAN.sweep_points
 # Full parameters of a sweep point; as a rule's params, a change reruns only that point.
 SWEEP_PARAMS = lambda sweep, point: resolve_sweep_point(
     config, sweep, point, SWEEP_EXPANDED[sweep]

@@ -1,4 +1,6 @@
 # Stage 4: datasets -> training (task x variant x seed) -> tables -> report.
+import os
+
 
 
 rule prepare_data:
@@ -6,11 +8,9 @@ rule prepare_data:
     output:
         "results/data/{task}.json",
     params:
-        task_config=lambda w: json.dumps(experiment(config)["tasks"][w.task], sort_keys=True),
-        commands=lambda w: " && ".join(
-            prepare_commands(config, w.task, PYTHON, config.get("seed", 0))[:-1] or ["true"]
-        ),
-        preprocess=lambda w: prepare_commands(config, w.task, PYTHON, config.get("seed", 0))[-1],
+        task_config=PLAN.task_config_json,
+        commands=PLAN.generate_commands,
+        preprocess=PLAN.preprocess_command,
     log:
         "logs/prepare_data/{task}.log",
     threads: 2
@@ -24,7 +24,7 @@ rule run_spec:
     output:
         f"{RUN_DIR}/spec.json",
     params:
-        spec=spec_json,
+        spec=PLAN.spec_json,
     log:
         "logs/run_spec/{task}/{variant}/seed{seed}.log",
     localrule: True
@@ -36,7 +36,7 @@ rule run_spec:
 rule train:
     """Train, validate each epoch, keep the best checkpoint, test (resumes from last.pt)."""
     input:
-        unpack(train_inputs),
+        unpack(PLAN.train_inputs),
     output:
         f"{RUN_DIR}/metrics.json",
     params:
@@ -46,12 +46,12 @@ rule train:
         "results/benchmarks/rules/train/{task}/{variant}/seed{seed}.tsv"
     log:
         "logs/train/{task}/{variant}/seed{seed}.log",
-    threads: train_threads
+    threads: PLAN.train_threads
     resources:
-        torch_threads=torch_threads,
-        mem_mb=lambda w: job_resources(config, w.task, w.variant)["mem_mb"],
-        runtime=lambda w: job_resources(config, w.task, w.variant)["runtime_min"],
-        gpu=lambda w: job_resources(config, w.task, w.variant)["gpus"],
+        torch_threads=PLAN.torch_threads,
+        mem_mb=PLAN.mem_mb,
+        runtime=PLAN.runtime_min,
+        gpu=PLAN.gpus,
     shell:
         "{params.python} -m train run --spec {input.spec} --out-dir {params.out_dir} "
         "--threads {resources.torch_threads} > {log} 2>&1"
@@ -60,7 +60,7 @@ rule train:
 rule aggregate:
     """Accuracy table (mean ± std over seeds) and per-run memory / speed table."""
     input:
-        run_metrics(),
+        PLAN.run_metrics(),
     output:
         runs=report("results/tables/runs.csv", category="4. Accuracy, memory and speed",
                     caption="../report/runs.rst"),
@@ -69,7 +69,7 @@ rule aggregate:
         accuracy_md="results/tables/accuracy.md",
     params:
         python=PYTHON,
-        skipped=json.dumps(TASKS_SKIPPED),
+        skipped=PLAN.skipped_json(),
     log:
         "logs/aggregate.log",
     shell:
@@ -81,7 +81,7 @@ rule report:
     """One self-contained HTML page from this rule's inputs only: LTP fits, schedules, sweeps,
     accuracy, claims, memory and speed (runs, benchmarks, every timed job), curves."""
     input:
-        unpack(report_inputs),
+        unpack(PLAN.report_inputs),
     output:
         report(
             "results/report.html",
@@ -90,8 +90,8 @@ rule report:
         ),
     params:
         python=PYTHON,
-        skipped=json.dumps(TASKS_SKIPPED),
-        optional=report_options,
+        skipped=PLAN.skipped_json(),
+        optional=PLAN.report_options,
     log:
         "logs/report.log",
     shell:
@@ -104,7 +104,7 @@ rule claims_config:
     output:
         "results/tables/claims_config.json",
     params:
-        claims=lambda w: json.dumps(CLAIMS, sort_keys=True, indent=1),
+        claims=PLAN.claims_json(),
     log:
         "logs/claims_config.log",
     localrule: True
@@ -119,7 +119,7 @@ rule claims_memory:
         "results/benchmarks/claims_memory.csv",
     params:
         python=PYTHON,
-        args=lambda w: bench_memory_args(),
+        args=lambda w: PLAN.bench_memory_args(),
     log:
         "logs/claims_memory.log",
     shell:
@@ -130,15 +130,15 @@ rule claims_memory:
 rule claims:
     """The claims scorecard: each claim of the paper, ours, a paired test and a verdict."""
     input:
-        metrics=run_metrics(),
+        metrics=PLAN.run_metrics(),
         claims="results/tables/claims_config.json",
-        memory=claims_memory_csv(),
+        memory=PLAN.claims_memory_csv(),
     output:
         csv=report("results/claims.csv", category="5. Claims", caption="../report/claims.rst"),
         md="results/claims.md",
     params:
         python=PYTHON,
-        memory=lambda w, input: f"--memory-csv {input.memory[0]}" if input.memory else "",
+        memory=PLAN.memory_csv_option,
     log:
         "logs/claims.log",
     shell:

@@ -1,0 +1,98 @@
+"""The workflow's plan (workflow/plan.py): what the rules read, tested without Snakemake."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from types import SimpleNamespace
+
+import pytest
+
+from pipeline.config import validate_config
+from tests.conftest import with_value
+from train.plan import run_names, run_spec
+from workflow import plan as plan_module
+from workflow.plan import RUN_DIR, Plan
+
+
+@pytest.fixture
+def config(default_config) -> dict:
+    return validate_config(default_config)
+
+
+def _run(task: str, variant: str, seed: int = 0) -> SimpleNamespace:
+    return SimpleNamespace(task=task, variant=variant, seed=str(seed))
+
+
+def test_the_plan_holds_every_run_and_its_files(config):
+    plan = Plan(config, python="PY")
+    assert plan.runs == run_names(config) and plan.conditions == list(config["conditions"])
+    assert plan.run_metrics() == [f"results/runs/{t}/{v}/seed{s}/metrics.json"
+                                  for t, v, s in plan.runs]
+    w = _run("majority", "rmaat", 1)
+    spec = run_spec(config, "majority", "rmaat", 1)
+    assert json.loads(plan.spec_json(w)) == spec.to_dict()
+    assert plan.train_inputs(w) == {"spec": RUN_DIR.format(task="majority", variant="rmaat",
+                                                          seed="1") + "/spec.json",
+                                    "data": "results/data/majority.json",
+                                    "retention": "results/retention/baseline.json"}
+    assert "retention" not in plan.train_inputs(_run("majority", "rmt"))
+    assert plan.generate_commands(w).startswith("PY -m lra generate majority")
+    assert plan.preprocess_command(w).startswith("PY -m lra preprocess majority")
+    assert (plan.mem_mb(w), plan.runtime_min(w), plan.gpus(w)) == (4000, 60, 0)
+    assert json.loads(plan.claims_json()) == config["experiment"]["claims"]
+    assert plan.skipped_json() == "{}" and plan.missing_data_warning() == ""
+
+
+def test_report_inputs_name_every_file_the_report_reads(config):
+    plan = Plan(config)
+    inputs = plan.report_inputs()
+    assert inputs["retention"] == [f"results/retention/{c}.json" for c in plan.conditions]
+    assert inputs["metrics"] == plan.run_metrics()
+    assert "results/plots/baseline/fit.png" in inputs["plots"]
+    train_tsvs = [b for b in inputs["benchmarks"] if "/rules/train/" in b]
+    assert len(train_tsvs) == len(plan.runs)
+    assert inputs["benchmarks"][-1] == "results/benchmarks/claims_memory.csv"  # memory claim
+    assert inputs["claims"] == "results/claims.csv"
+    for sweep in plan.sweeps:
+        assert f"results/sweeps/{sweep}/table.csv" in inputs["sweep_tables"]
+    options = Plan.report_options(None, {**inputs, "retention": ["a b.json", "c.json"]})
+    assert options.startswith("--retention 'a b.json' c.json --plots ")
+    assert f"--claims {shlex.quote(inputs['claims'])}" in options
+
+
+def test_a_config_without_experiment_plans_no_runs_and_no_claims(config):
+    bare = {k: v for k, v in config.items() if k != "experiment"}
+    plan = Plan(bare)
+    assert plan.runs == [] and plan.claims == [] and plan.run_metrics() == []
+    inputs = plan.report_inputs()
+    assert "accuracy" not in inputs and "claims" not in inputs and inputs["metrics"] == []
+
+
+def test_missing_data_is_planned_and_named(config, tmp_path):
+    cfg = with_value(config, ["experiment", "tasks", "fashion_mnist"],
+                     {"source": "files", "root": str(tmp_path / "none")})
+    plan = Plan(cfg)
+    assert "fashion_mnist" in plan.missing_data
+    assert any(t == "fashion_mnist" for t, _, _ in plan.runs)  # a dry run shows the plan
+    assert plan.missing_data_warning().startswith("warning: data missing")
+    assert plan.missing_data_error().startswith("error: data missing, nothing was run")
+
+
+def test_threads_split_the_cpus_when_cores_exceed_them(config, monkeypatch):
+    monkeypatch.setattr(plan_module, "CPU_COUNT", 2)
+    assert plan_module.train_threads(1, 8) == 4 and plan_module.torch_threads(4, 8) == 1
+    assert plan_module.train_threads(1, 2) == 1 and plan_module.torch_threads(3, 2) == 3
+    asked = []
+    plan = Plan(config, cores=lambda: asked.append(1) or 8)
+    assert asked == []  # --cores is asked only when a job's threads are
+    w = _run("majority", "rmaat")
+    assert plan.train_threads(w) == 4 and plan.torch_threads(w, 4) == 1 and asked
+    assert Plan(config, cores=lambda: None).cores() == 2  # no number: the CPUs
+
+
+def test_bench_memory_args_of_the_default_config_are_unchanged(config):
+    """The default config sets the model size, so the memory benchmark runs as before."""
+    assert Plan(config).bench_memory_args() == (
+        "--segments 4 16 --drivers bptt amrb --repeats 1 --d-model 32 --layers 1 --heads 2 "
+        "--mem-tokens 4 --segment-len 64 --batch 8")
