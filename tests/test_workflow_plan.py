@@ -96,3 +96,19 @@ def test_bench_memory_args_of_the_default_config_are_unchanged(config):
     assert Plan(config).bench_memory_args() == (
         "--segments 4 16 --drivers bptt amrb --repeats 1 --d-model 32 --layers 1 --heads 2 "
         "--mem-tokens 4 --segment-len 64 --batch 8")
+
+
+def test_bench_memory_defaults_come_from_the_model_config(config):
+    """Where the config sets no model size, the benchmark measures the model the runs would
+    build (ModelConfig's 128 wide, 2 layers, 4 heads, 8 memory tokens), not 64 / 4 tokens."""
+    from model.config import ModelConfig
+
+    cfg = with_value(config, ["experiment", "model"], {"dropout": 0.0})
+    args = Plan(cfg).bench_memory_args().split()
+    value = {flag: args[args.index(flag) + 1] for flag in
+             ("--d-model", "--layers", "--heads", "--mem-tokens")}
+    defaults = ModelConfig(vocab_size=2, num_classes=2)
+    assert value == {"--d-model": str(defaults.d_model), "--layers": str(defaults.n_layers),
+                     "--heads": str(defaults.n_heads),
+                     "--mem-tokens": str(defaults.num_mem_tokens)}
+    assert value["--d-model"] == "128" and value["--mem-tokens"] == "8"

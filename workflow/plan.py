@@ -18,6 +18,7 @@ import shlex
 from collections.abc import Callable
 from typing import Any
 
+from model.presets import resolved_settings
 from pipeline.config import condition_names, dump_resolved, resolve_condition
 from pipeline.parameters import run_parameters
 from pipeline.sweeps import expand_sweep, sweep_names, sweep_targets
@@ -34,6 +35,8 @@ from train.plan import (
 
 #: Folder of one training run (Snakemake wildcards task, variant, seed).
 RUN_DIR = "results/runs/{task}/{variant}/seed{seed}"
+#: The preset `python -m benchmarks.bench_memory` measures (its default; the plan passes none).
+BENCH_MEMORY_PRESET = "rmaat"
 #: The report's options, one per kind of input, in the order they are passed.
 REPORT_OPTIONS = ("retention", "plots", "sweep_tables", "sweep_plots", "metrics", "benchmarks",
                   "accuracy", "runs", "claims")
@@ -193,14 +196,16 @@ class Plan:
         return ["results/benchmarks/claims_memory.csv"] if self.memory_claims else []
 
     def bench_memory_args(self) -> str:
-        """bench_memory options: the experiment's model size, the claim's numbers of segments."""
-        model = dict((experiment(self.config) or {}).get("model") or {})
+        """bench_memory options: the experiment's model size (where the config sets none, the
+        preset's, i.e. ModelConfig's, default: the model the runs would build) and the memory
+        claim's numbers of segments."""
+        model = resolved_settings(BENCH_MEMORY_PRESET,
+                                  dict((experiment(self.config) or {}).get("model") or {}))
         claim = self.memory_claims[0]
         segments = " ".join(str(s) for s in claim.get("segments", [4, 16]))
         return (f"--segments {segments} --drivers bptt amrb --repeats 1 "
-                f"--d-model {model.get('d_model', 64)} --layers {model.get('n_layers', 2)} "
-                f"--heads {model.get('n_heads', 4)} "
-                f"--mem-tokens {model.get('num_mem_tokens', 4)} "
+                f"--d-model {model['d_model']} --layers {model['n_layers']} "
+                f"--heads {model['n_heads']} --mem-tokens {model['num_mem_tokens']} "
                 f"--segment-len {claim.get('segment_len', 64)} --batch {claim.get('batch', 8)}")
 
     @staticmethod
