@@ -20,14 +20,11 @@ import json
 import logging
 import math
 import os
-import platform
-import resource
 import time
-from dataclasses import asdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
@@ -51,6 +48,7 @@ from train.distributed import (
     mean_over_processes,
     shutdown,
 )
+from train.record import metrics_record
 from train.spec import RunSpec, with_task_segments
 
 log = logging.getLogger(__name__)
@@ -124,13 +122,6 @@ def evaluate(net: torch.nn.Module, dataset, spec: RunSpec, device: torch.device,
             "predictions": predictions}
 
 
-def _peak_memory_mb(device: torch.device) -> tuple[float, str]:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20, "CUDA max_memory_allocated"
-    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss_kb / 1024, "process peak RSS (ru_maxrss; includes data and Python)"
-
-
 def train_run(spec: RunSpec, out_dir: str | Path, progress: bool = True,
               stop_after_steps: int | None = None) -> dict[str, Any]:
     """Train and evaluate one run; returns the metrics also written to ``metrics.json``.
@@ -155,8 +146,42 @@ def train_run(spec: RunSpec, out_dir: str | Path, progress: bool = True,
         shutdown(info)
 
 
+@dataclass
+class _Run:
+    """One call of :func:`train_run`: the run's settings, data, model, optimiser and the
+    training state that checkpoints carry (``state``: position, history, best epoch, time)."""
+
+    spec: RunSpec
+    out: Path
+    device: torch.device
+    info: DistInfo
+    autocast: bool
+    data: dict[str, Any]
+    net: torch.nn.Module
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LambdaLR
+    collate: LRACollate
+    inputs: dict[str, str | None]
+    state: dict[str, Any]
+    steps_this_call: int = 0
+
+
 def _train(spec: RunSpec, out: Path, device: torch.device, info: DistInfo, progress: bool,
            stop_after_steps: int | None) -> dict[str, Any]:
+    """Start or resume, train the remaining epochs (validating and checkpointing after
+    each), then test the best epoch and write ``metrics.json``."""
+    run = _setup(spec, out, device, info)
+    _resume_or_start(run)
+    run.net.train()
+    while run.state["epoch"] < spec.epochs:
+        if _train_epoch(run, progress, stop_after_steps):
+            return {}  # simulated kill: no checkpoint beyond the last periodic one
+        _end_epoch(run)
+    return _test_and_record(run)
+
+
+def _setup(spec: RunSpec, out: Path, device: torch.device, info: DistInfo) -> _Run:
+    """Data, model, optimiser and learning-rate schedule of a run, in their initial state."""
     autocast = use_autocast(device)
     data = run_datasets(spec)
     train_set = data["train"]
@@ -173,12 +198,20 @@ def _train(spec: RunSpec, out: Path, device: torch.device, info: DistInfo, progr
     warmup = max(1, int(spec.warmup_frac * total))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, warmup))
     collate = LRACollate(trim_to_batch=spec.bucket, multiple_of=8)
-
     state = {"epoch": 0, "batch": 0, "step": 0, "history": [], "best_val": -1.0,
              "best_epoch": -1, "epoch_stats": _new_stats(), "wall_s": 0.0}
-    inputs = run_inputs(net, data)
+    return _Run(spec=spec, out=out, device=device, info=info, autocast=autocast, data=data,
+                net=net, opt=opt, sched=sched, collate=collate, inputs=run_inputs(net, data),
+                state=state)
+
+
+def _resume_or_start(run: _Run) -> None:
+    """Continue from ``last.pt`` when it belongs to this run (same settings and inputs);
+    otherwise set earlier files aside (:func:`set_aside`) and start with a fresh dropout
+    stream."""
+    spec, out, info = run.spec, run.out, run.info
     ckpt = load_checkpoint(out / "last.pt")
-    stale = _stale_reason(ckpt, spec, inputs)
+    stale = _stale_reason(ckpt, spec, run.inputs)
     if stale or (ckpt is None and (out / "best.pt").exists()):
         ckpt = None
         barrier(info)  # every process has decided before the files move
@@ -189,129 +222,142 @@ def _train(spec: RunSpec, out: Path, device: torch.device, info: DistInfo, progr
                          spec.run_id, stale or "no last.pt to resume from", kept)
         barrier(info)
     if ckpt is not None:
-        net.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        sched.load_state_dict(ckpt["scheduler"])
-        state = ckpt["state"]
+        run.net.load_state_dict(ckpt["model"])
+        run.opt.load_state_dict(ckpt["optimizer"])
+        run.sched.load_state_dict(ckpt["scheduler"])
+        run.state = ckpt["state"]
         torch.set_rng_state(ckpt["rng"][info.rank])
-        if device.type == "cuda" and ckpt.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state(ckpt["cuda_rng"][info.rank], device)
+        if run.device.type == "cuda" and ckpt.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(ckpt["cuda_rng"][info.rank], run.device)
     else:
         torch.manual_seed(spec.seed * 1000 + 17 + info.rank)  # dropout stream of this process
 
-    def checkpoint() -> None:
-        rng = _gather_rng(info)
-        if info.main:
-            save_checkpoint(out / "last.pt", {
-                "config_hash": spec.config_hash(), "inputs": inputs, "model": net.state_dict(),
-                "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                "state": state, "rng": rng,
-                "cuda_rng": _gather_rng(info, cuda=True) if device.type == "cuda" else None,
-            })
-        barrier(info)
 
-    steps_this_call = 0
-    net.train()
-    while state["epoch"] < spec.epochs:
-        epoch = state["epoch"]
-        batches = epoch_batches(train_set, spec.batch_size, spec.seed, epoch, spec.bucket)
-        bar = tqdm(total=len(batches), initial=state["batch"], disable=not (progress and info.main),
-                   desc=f"{spec.run_id} epoch {epoch + 1}/{spec.epochs}", mininterval=2.0)
-        stats = state["epoch_stats"]
-        while state["batch"] < len(batches):
-            start = time.perf_counter()
-            local = batches[state["batch"]][info.rank::info.world]
-            batch = make_batch(train_set, local, collate, device)
-            opt.zero_grad(set_to_none=True)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-                loss = backward(net, batch["tokens"], batch["label"], batch["mask"])
-            loss = mean_over_processes(loss, info, device)
-            if not math.isfinite(loss):
-                raise TrainingDiverged(divergence_message(spec, loss, epoch, state["step"], out))
-            average_gradients(net, info)
-            if spec.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(net.parameters(), spec.grad_clip)
-            opt.step()
-            sched.step()
-            elapsed = time.perf_counter() - start
-            tokens = mean_over_processes(float(batch["mask"].sum()), info, device) * info.world
-            stats["loss_sum"] += loss * len(batches[state["batch"]])
-            stats["n"] += len(batches[state["batch"]])
-            stats["tokens"] += tokens
-            stats["time_s"] += elapsed
-            state["batch"] += 1
-            state["step"] += 1
-            state["wall_s"] += elapsed
-            steps_this_call += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{stats['loss_sum'] / stats['n']:.4f}",
-                            tok_s=f"{stats['tokens'] / max(stats['time_s'], 1e-9):.0f}")
-            if spec.checkpoint_every and state["step"] % spec.checkpoint_every == 0:
-                checkpoint()
-            if stop_after_steps is not None and steps_this_call >= stop_after_steps:
-                bar.close()  # simulated kill: no checkpoint beyond the last periodic one
-                return {}
-        bar.close()
-        val = evaluate(net, data["val"], spec, device, autocast) if info.main else {}
-        record = {"epoch": epoch + 1, "train_loss": stats["loss_sum"] / max(stats["n"], 1),
-                  "tokens_per_s": stats["tokens"] / max(stats["time_s"], 1e-9),
-                  "train_time_s": stats["time_s"], "lr": sched.get_last_lr()[0]}
-        if info.main:
-            record.update(val_acc=val["acc"], val_loss=val["loss"])
-            if val["acc"] > state["best_val"]:
-                state["best_val"], state["best_epoch"] = val["acc"], epoch + 1
-                save_checkpoint(out / "best.pt", {"config_hash": spec.config_hash(),
-                                                  "inputs": inputs, "model": net.state_dict(),
-                                                  "epoch": epoch + 1}, kind="best")
-            log.info("%s epoch %d: train loss %.4f, val acc %.4f, %.0f tokens/s", spec.run_id,
-                     epoch + 1, record["train_loss"], val["acc"], record["tokens_per_s"])
-        state["history"].append(record)
-        state["epoch"] += 1
-        state["batch"] = 0
-        state["epoch_stats"] = _new_stats()
-        checkpoint()
-
-    metrics: dict[str, Any] = {}
+def _checkpoint(run: _Run) -> None:
+    """Write ``last.pt`` (the resume point: model, optimiser, schedule, state, RNG of every
+    process); all processes wait for it."""
+    info = run.info
+    rng = _gather_rng(info)
     if info.main:
-        best = load_checkpoint(out / "best.pt", kind="best")
-        if best is None:
-            raise CheckpointError(
-                f"{out / 'best.pt'} is missing, but {out / 'last.pt'} says training finished "
-                f"(best epoch {state['best_epoch']}); the test needs the best weights: delete "
-                f"{out / 'last.pt'} to train this run again")
-        if best.get("config_hash") != spec.config_hash() or best.get("inputs") != inputs:
-            raise CheckpointError(
-                f"{out / 'best.pt'} was written by another run (other settings or inputs than "
-                f"{out / 'last.pt'}); delete both to train this run again")
-        net.load_state_dict(best["model"])
-        test = evaluate(net, data["test"], spec, device, autocast)
-        peak, how = _peak_memory_mb(device)
-        task = get_task(spec.task)
-        metrics = {
-            "run_id": spec.run_id, "task": spec.task, "task_title": task.display_name,
-            "lra": task.lra, "preset": spec.preset, "variant": spec.variant or spec.preset,
-            "seed": spec.seed, "config_hash": spec.config_hash(), "spec": spec.to_dict(),
-            "device": _device_name(device), "processes": info.world,
-            "parameters": sum(p.numel() for p in net.parameters()),
-            "driver": net.config.driver,
-            # every model setting as the model was built (preset defaults, the task's T, ...):
-            # the analysis reads these instead of re-resolving the presets of its own version
-            "resolved_model": asdict(net.config),
-            "n_train": len(train_set), "n_val": len(data["val"]), "n_test": len(data["test"]),
-            "epochs": state["history"], "best_epoch": state["best_epoch"],
-            "best_val_acc": state["best_val"], "test_acc": test["acc"], "test_loss": test["loss"],
-            "majority_acc": _majority_accuracy(data["test"]),
-            # per-example test predictions and labels, in split order (paired tests in claims)
-            "test_predictions": test["predictions"],
-            "test_labels": [int(v) for v in _labels(data["test"])],
-            "peak_memory_mb": peak, "memory_measure": how,
-            "tokens_per_s": sum(r["tokens_per_s"] for r in state["history"]) / len(
-                state["history"]),
-            "train_wall_s": state["wall_s"], "data_note": spec.data_note, "inputs": inputs,
-        }
-        atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
+        save_checkpoint(run.out / "last.pt", {
+            "config_hash": run.spec.config_hash(), "inputs": run.inputs,
+            "model": run.net.state_dict(), "optimizer": run.opt.state_dict(),
+            "scheduler": run.sched.state_dict(), "state": run.state, "rng": rng,
+            "cuda_rng": _gather_rng(info, cuda=True) if run.device.type == "cuda" else None,
+        })
     barrier(info)
+
+
+def _train_epoch(run: _Run, progress: bool, stop_after_steps: int | None) -> bool:
+    """The remaining optimiser steps of the current epoch (checkpointing every
+    ``checkpoint_every`` steps); True when ``stop_after_steps`` ended the call early."""
+    spec, state, info = run.spec, run.state, run.info
+    epoch = state["epoch"]
+    batches = epoch_batches(run.data["train"], spec.batch_size, spec.seed, epoch, spec.bucket)
+    bar = tqdm(total=len(batches), initial=state["batch"], disable=not (progress and info.main),
+               desc=f"{spec.run_id} epoch {epoch + 1}/{spec.epochs}", mininterval=2.0)
+    stats = state["epoch_stats"]
+    while state["batch"] < len(batches):
+        examples = len(batches[state["batch"]])
+        loss, tokens, elapsed = _train_step(run, batches[state["batch"]])
+        stats["loss_sum"] += loss * examples
+        stats["n"] += examples
+        stats["tokens"] += tokens
+        stats["time_s"] += elapsed
+        state["batch"] += 1
+        state["step"] += 1
+        state["wall_s"] += elapsed
+        run.steps_this_call += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{stats['loss_sum'] / stats['n']:.4f}",
+                        tok_s=f"{stats['tokens'] / max(stats['time_s'], 1e-9):.0f}")
+        if spec.checkpoint_every and state["step"] % spec.checkpoint_every == 0:
+            _checkpoint(run)
+        if stop_after_steps is not None and run.steps_this_call >= stop_after_steps:
+            bar.close()
+            return True
+    bar.close()
+    return False
+
+
+def _train_step(run: _Run, indices: list[int]) -> tuple[float, float, float]:
+    """One optimiser step on the global batch ``indices`` (each process takes its share):
+    the loss averaged over processes, the tokens of the global batch and the step's seconds.
+    Raises :class:`TrainingDiverged` on a non-finite loss, before the weights change."""
+    spec, info, device = run.spec, run.info, run.device
+    start = time.perf_counter()
+    batch = make_batch(run.data["train"], indices[info.rank::info.world], run.collate, device)
+    run.opt.zero_grad(set_to_none=True)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=run.autocast):
+        loss = backward(run.net, batch["tokens"], batch["label"], batch["mask"])
+    loss = mean_over_processes(loss, info, device)
+    if not math.isfinite(loss):
+        raise TrainingDiverged(divergence_message(spec, loss, run.state["epoch"],
+                                                  run.state["step"], run.out))
+    average_gradients(run.net, info)
+    if spec.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(run.net.parameters(), spec.grad_clip)
+    run.opt.step()
+    run.sched.step()
+    elapsed = time.perf_counter() - start
+    tokens = mean_over_processes(float(batch["mask"].sum()), info, device) * info.world
+    return loss, tokens, elapsed
+
+
+def _end_epoch(run: _Run) -> None:
+    """Validate, record the epoch, keep ``best.pt`` when validation improved, move on to the
+    next epoch and checkpoint."""
+    spec, state, info = run.spec, run.state, run.info
+    epoch, stats = state["epoch"], state["epoch_stats"]
+    val = evaluate(run.net, run.data["val"], spec, run.device, run.autocast) if info.main else {}
+    record = {"epoch": epoch + 1, "train_loss": stats["loss_sum"] / max(stats["n"], 1),
+              "tokens_per_s": stats["tokens"] / max(stats["time_s"], 1e-9),
+              "train_time_s": stats["time_s"], "lr": run.sched.get_last_lr()[0]}
+    if info.main:
+        record.update(val_acc=val["acc"], val_loss=val["loss"])
+        if val["acc"] > state["best_val"]:
+            state["best_val"], state["best_epoch"] = val["acc"], epoch + 1
+            save_checkpoint(run.out / "best.pt", {"config_hash": spec.config_hash(),
+                                                  "inputs": run.inputs,
+                                                  "model": run.net.state_dict(),
+                                                  "epoch": epoch + 1}, kind="best")
+        log.info("%s epoch %d: train loss %.4f, val acc %.4f, %.0f tokens/s", spec.run_id,
+                 epoch + 1, record["train_loss"], val["acc"], record["tokens_per_s"])
+    state["history"].append(record)
+    state["epoch"] += 1
+    state["batch"] = 0
+    state["epoch_stats"] = _new_stats()
+    _checkpoint(run)
+
+
+def _test_and_record(run: _Run) -> dict[str, Any]:
+    """Test the best epoch's weights and write ``metrics.json`` (main process; the others
+    return ``{}``)."""
+    metrics: dict[str, Any] = {}
+    if run.info.main:
+        _load_best(run)
+        test = evaluate(run.net, run.data["test"], run.spec, run.device, run.autocast)
+        metrics = metrics_record(run.spec, run.net, run.data, run.state, test, run.inputs,
+                                 run.device, run.info.world)
+        atomic_write_text(run.out / "metrics.json", json.dumps(metrics, indent=2))
+    barrier(run.info)
     return metrics
+
+
+def _load_best(run: _Run) -> None:
+    """Load ``best.pt`` into the model; a clear error when it is missing or foreign."""
+    out, state, spec = run.out, run.state, run.spec
+    best = load_checkpoint(out / "best.pt", kind="best")
+    if best is None:
+        raise CheckpointError(
+            f"{out / 'best.pt'} is missing, but {out / 'last.pt'} says training finished "
+            f"(best epoch {state['best_epoch']}); the test needs the best weights: delete "
+            f"{out / 'last.pt'} to train this run again")
+    if best.get("config_hash") != spec.config_hash() or best.get("inputs") != run.inputs:
+        raise CheckpointError(
+            f"{out / 'best.pt'} was written by another run (other settings or inputs than "
+            f"{out / 'last.pt'}); delete both to train this run again")
+    run.net.load_state_dict(best["model"])
 
 
 def divergence_message(spec: RunSpec, loss: float, epoch: int, step: int, out: Path) -> str:
@@ -382,20 +428,6 @@ def set_aside(out: Path, reason: str) -> Path | None:
     return kept
 
 
-def _labels(dataset) -> np.ndarray:
-    from train.data import labels_of
-
-    return labels_of(dataset)
-
-
-def _majority_accuracy(dataset) -> float:
-    """Accuracy of always predicting the most frequent test label (the trivial baseline)."""
-    from train.data import labels_of
-
-    labels = labels_of(dataset)
-    return float(np.bincount(labels).max() / max(len(labels), 1))
-
-
 def _new_stats() -> dict[str, float]:
     return {"loss_sum": 0.0, "n": 0, "tokens": 0.0, "time_s": 0.0}
 
@@ -410,10 +442,3 @@ def _gather_rng(info: DistInfo, cuda: bool = False) -> list[torch.Tensor]:
     states: list[Any] = [None] * info.world
     dist.all_gather_object(states, state)
     return states
-
-
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    threads = torch.get_num_threads()
-    return f"CPU ({platform.machine()}, {threads} thread{'s' if threads != 1 else ''})"
