@@ -77,6 +77,40 @@ def test_killed_run_resumes_to_the_same_result(listops_root, tmp_path):
         torch.testing.assert_close(a[name], b[name], rtol=0, atol=0)
 
 
+def test_a_resumed_run_keeps_the_cost_of_its_training(listops_root, tmp_path, monkeypatch):
+    """Issue 20.5: killed after training but before metrics.json, the rerun (a fresh process)
+    only tests, and recorded that pass's peak memory as the run's. The metrics keep the
+    peak over all parts (stored with the checkpoints) and the training's time, and say how
+    often the run was resumed. Peak memory is set by the test: a process's ru_maxrss only
+    grows, so two parts in one test process would hide the drop."""
+    import train.record
+
+    level = {"mb": 500.0}
+
+    def peak(device):
+        return level["mb"], "test measure"
+
+    monkeypatch.setattr(train.record, "peak_memory_mb", peak)
+    monkeypatch.setattr("train.loop.peak_memory_mb", peak, raising=False)
+    spec = _spec(listops_root, tmp_path)
+    full = train_run(spec, tmp_path / "run", progress=False)
+    assert (full["peak_memory_mb"], full["resumed"]) == (500.0, 0)
+    (tmp_path / "run" / "metrics.json").unlink()  # the kill: last.pt says training finished
+    level["mb"] = 100.0  # the new process holds only the model and the test pass
+    again = train_run(spec, tmp_path / "run", progress=False)
+    assert again["peak_memory_mb"] == 500.0 and again["resumed"] == 1
+    assert again["train_wall_s"] == full["train_wall_s"] and again["epochs"] == full["epochs"]
+    # killed twice mid-training: the parts' peak (the first) and two restarts
+    level["mb"] = 300.0
+    assert train_run(spec, tmp_path / "mid", progress=False, stop_after_steps=3) == {}
+    level["mb"] = 200.0
+    assert train_run(spec, tmp_path / "mid", progress=False, stop_after_steps=4) == {}
+    level["mb"] = 100.0
+    resumed = train_run(spec, tmp_path / "mid", progress=False)
+    assert resumed["peak_memory_mb"] == 300.0 and resumed["resumed"] == 2
+    assert resumed["test_acc"] == full["test_acc"]
+
+
 def _retention_file(path: Path, tau: float) -> str:
     return str(write_retention_json(path, 8, tau_cycles=tau))
 

@@ -48,7 +48,7 @@ from train.distributed import (
     mean_over_processes,
     shutdown,
 )
-from train.record import metrics_record
+from train.record import metrics_record, peak_memory_mb
 from train.spec import RunSpec, with_task_segments
 
 log = logging.getLogger(__name__)
@@ -198,8 +198,11 @@ def _setup(spec: RunSpec, out: Path, device: torch.device, info: DistInfo) -> _R
     warmup = max(1, int(spec.warmup_frac * total))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, warmup))
     collate = LRACollate(trim_to_batch=spec.bucket, multiple_of=8)
+    # wall_s, peak_memory_mb (MiB, so far over every part of the run) and restarts are the
+    # run's cost, carried by the checkpoints across kills
     state = {"epoch": 0, "batch": 0, "step": 0, "history": [], "best_val": -1.0,
-             "best_epoch": -1, "epoch_stats": _new_stats(), "wall_s": 0.0}
+             "best_epoch": -1, "epoch_stats": _new_stats(), "wall_s": 0.0,
+             "peak_memory_mb": 0.0, "restarts": 0}
     return _Run(spec=spec, out=out, device=device, info=info, autocast=autocast, data=data,
                 net=net, opt=opt, sched=sched, collate=collate, inputs=run_inputs(net, data),
                 state=state)
@@ -226,6 +229,7 @@ def _resume_or_start(run: _Run) -> None:
         run.opt.load_state_dict(ckpt["optimizer"])
         run.sched.load_state_dict(ckpt["scheduler"])
         run.state = ckpt["state"]
+        run.state["restarts"] = run.state.get("restarts", 0) + 1  # older files lack it
         torch.set_rng_state(ckpt["rng"][info.rank])
         if run.device.type == "cuda" and ckpt.get("cuda_rng") is not None:
             torch.cuda.set_rng_state(ckpt["cuda_rng"][info.rank], run.device)
@@ -239,6 +243,8 @@ def _checkpoint(run: _Run) -> None:
     info = run.info
     rng = _gather_rng(info)
     if info.main:
+        run.state["peak_memory_mb"] = max(run.state.get("peak_memory_mb", 0.0),
+                                          peak_memory_mb(run.device)[0])
         save_checkpoint(run.out / "last.pt", {
             "config_hash": run.spec.config_hash(), "inputs": run.inputs,
             "model": run.net.state_dict(), "optimizer": run.opt.state_dict(),

@@ -42,9 +42,16 @@ def metrics_record(spec: RunSpec, net: torch.nn.Module, data: dict[str, Any],
                    state: dict[str, Any], test: dict[str, Any], inputs: dict[str, str | None],
                    device: torch.device, processes: int) -> dict[str, Any]:
     """The content of ``metrics.json``. ``state``: the training state (history, best epoch,
-    ``wall_s`` seconds of optimiser steps); ``test``: :func:`train.loop.evaluate` of the
-    test split; ``inputs``: the content hashes of :func:`train.loop.run_inputs`."""
+    ``wall_s`` seconds of optimiser steps, ``peak_memory_mb`` of the run's earlier parts and
+    ``restarts``); ``test``: :func:`train.loop.evaluate` of the test split; ``inputs``: the
+    content hashes of :func:`train.loop.run_inputs`.
+
+    A run resumed after a kill reports its cost over all its parts: the peak memory is the
+    largest of this process's and the one the checkpoints carried, ``train_wall_s`` the
+    seconds of every optimiser step that made the model, and ``resumed`` how often it was
+    restarted from a checkpoint (0: one uninterrupted process)."""
     peak, how = peak_memory_mb(device)
+    peak = max(peak, state.get("peak_memory_mb", 0.0))
     task = get_task(spec.task)
     return {
         "run_id": spec.run_id, "task": spec.task, "task_title": task.display_name,
@@ -66,5 +73,6 @@ def metrics_record(spec: RunSpec, net: torch.nn.Module, data: dict[str, Any],
         "peak_memory_mb": peak, "memory_measure": how,
         "tokens_per_s": sum(r["tokens_per_s"] for r in state["history"]) / len(
             state["history"]),
-        "train_wall_s": state["wall_s"], "data_note": spec.data_note, "inputs": inputs,
+        "train_wall_s": state["wall_s"], "resumed": state.get("restarts", 0),
+        "data_note": spec.data_note, "inputs": inputs,
     }
