@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.benchmarks import read_memory_csv
 from analysis.runs import RunRecord, read_runs
 from pipeline.io import atomic_write, atomic_write_text
 
@@ -246,11 +247,7 @@ def _memory(claim: dict, memory_csv: str | Path | None) -> dict[str, Any]:
                 "effect": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"),
                 "p_value": float("nan"), "verdict": "inconclusive",
                 "note": f"benchmark CSV {memory_csv} not found (python -m benchmarks.bench_memory)"}
-    table = pd.read_csv(memory_csv)
-    for col in ("driver", "segments", "peak_mb"):
-        if col not in table.columns:
-            raise ClaimError(f"{memory_csv}: column {col!r} missing; rerun "
-                             f"python -m benchmarks.bench_memory")
+    table = read_memory_csv(memory_csv)  # checked: columns, numbers, rows as long as the header
     seg = int(table["segments"].max())
     at = table[table["segments"] == seg].set_index("driver")["peak_mb"]
     if not {"amrb", "bptt"} <= set(at.index):

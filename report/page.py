@@ -30,6 +30,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from analysis.aggregate import CHANCE_P, accuracy_pivot  # noqa: E402
+from analysis.benchmarks import read_benchmark_csv, rule_benchmarks  # noqa: E402
 from analysis.runs import RunRecord, read_runs  # noqa: E402
 from pipeline.io import atomic_write_text  # noqa: E402
 from pipeline.retention import read_payload  # noqa: E402
@@ -287,25 +288,6 @@ def claims_section(inputs: ReportInputs) -> str:
         _table(table[[c for c in cols if c in table]], "{:.3g}")])
 
 
-def rule_benchmarks(paths: list[Path]) -> pd.DataFrame:
-    """Snakemake ``benchmark:`` files as one table: rule, job, wall time (s), peak resident
-    memory (MB), CPU time (s). The rule is the folder under ``rules/``, the job the rest of
-    the path (``rules/train/listops/rmaat/seed0.tsv`` -> train, listops/rmaat/seed0)."""
-    rows = []
-    for path in paths:
-        parts = path.with_suffix("").parts
-        where = len(parts) - 1 - parts[::-1].index("rules") if "rules" in parts else None
-        rule = parts[where + 1] if where is not None else path.parent.name
-        job = "/".join(parts[where + 2:]) if where is not None else path.stem
-        bench = pd.read_csv(path, sep="\t", na_values=["-", "NA"])
-        row = bench.iloc[-1]  # the last measurement (one per --repeat)
-        rows.append({"rule": rule, "job": job, "wall (s)": float(row["s"]),
-                     "peak RSS (MB)": float(row.get("max_rss", float("nan"))),
-                     "CPU time (s)": float(row.get("cpu_time", float("nan")))})
-    return pd.DataFrame(rows, columns=["rule", "job", "wall (s)", "peak RSS (MB)",
-                                       "CPU time (s)"])
-
-
 def memory_section(inputs: ReportInputs) -> str:
     """Memory and speed: training runs, benchmark CSVs, and every timed workflow job."""
     parts = ["<h2>Memory and speed</h2>"]
@@ -320,7 +302,7 @@ def memory_section(inputs: ReportInputs) -> str:
     csvs = [p for p in inputs.benchmarks if p.suffix == ".csv"]
     for csv in csvs:
         parts.append(f"<h3>Benchmark: {html.escape(csv.name)}</h3>")
-        parts.append(_table(pd.read_csv(csv), "{:.4g}"))
+        parts.append(_table(read_benchmark_csv(csv), "{:.4g}"))
     tsvs = [p for p in inputs.benchmarks if p.suffix == ".tsv"]
     if tsvs:
         table = rule_benchmarks(tsvs)

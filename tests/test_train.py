@@ -337,7 +337,7 @@ def test_report_sweep_and_job_benchmark_sections(tmp_path):
                         tmp_path / "report.html").read_text()
     assert "coupling (2 points: 1 ok, 1 not saturated)" in page
     assert "rise below 5 %" in page and "<th>RF(1, 4)</th>" in page and "sat_exp" in page
-    from report.page import rule_benchmarks
+    from analysis.benchmarks import rule_benchmarks
 
     table = rule_benchmarks(files)
     assert list(table["rule"]) == ["simulate", "simulate", "train"]
