@@ -17,6 +17,7 @@ import html
 import io
 import logging
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,20 +61,14 @@ img{max-width:100%;border:1px solid #eee;margin:.5em 0}.note{color:#555;font-siz
 .label{display:inline-block;background:#fff3cd;border:1px solid #e0c870;padding:.1em .5em;
 border-radius:3px;font-size:.85em}nav a{margin-right:1em}"""
 
-#: The page; every ``$name`` is one section's HTML (empty when it has nothing to show).
+#: The page; ``$sections``: the HTML of :data:`SECTIONS`, one after the other.
 PAGE = Template("""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>RMAAT report</title><style>$css</style></head>
 <body>
 <h1>RMAAT: from astrocyte LTP to long-context accuracy</h1>
 <p class="note">Generated $generated. Everything below was measured in this run unless
 labelled as the paper's.</p>
-$ltp
-$schedules
-$sweeps
-$accuracy
-$claims
-$memory
-$curves
+$sections
 </body></html>
 """)
 
@@ -351,15 +346,19 @@ def curves_section(inputs: ReportInputs) -> str:
     return "<h2>Training curves</h2>" + _fig_img(fig, "validation accuracy per epoch")
 
 
+#: The sections in page order: each builder takes the inputs and returns its HTML ("" when
+#: it has nothing to show). Moving, adding or removing a section is an edit of this list.
+SECTIONS: tuple[Callable[[ReportInputs], str], ...] = (
+    ltp_section, schedule_section, sweeps_section, accuracy_section, claims_section,
+    memory_section, curves_section)
+
+
 def render_report(inputs: ReportInputs) -> str:
     """The report page (HTML text) of ``inputs``."""
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     generated = html.escape(f"{now} on {platform.node()} ({platform.machine()})")
-    return PAGE.substitute(
-        css=CSS, generated=generated, ltp=ltp_section(inputs),
-        schedules=schedule_section(inputs), sweeps=sweeps_section(inputs),
-        accuracy=accuracy_section(inputs), claims=claims_section(inputs),
-        memory=memory_section(inputs), curves=curves_section(inputs))
+    return PAGE.substitute(css=CSS, generated=generated,
+                           sections="\n".join(section(inputs) for section in SECTIONS))
 
 
 def write_report(inputs: ReportInputs, out: str | Path) -> Path:
