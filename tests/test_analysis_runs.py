@@ -104,3 +104,14 @@ def test_a_file_without_recorded_settings_falls_back_to_its_spec_with_a_warning(
     unknown = _write(tmp_path / "gone.json", run_metrics(preset="gpt", resolved_model=None))
     with pytest.raises(ValueError, match="preset 'gpt' is unknown"):
         read_run(unknown)
+
+
+def test_the_command_line_exits_2_naming_the_bad_file(tmp_path, capsys):
+    from analysis.__main__ import main
+
+    bad = _write(tmp_path / "metrics.json", "{")
+    assert main(["aggregate", "--metrics", str(bad), "--out-dir", str(tmp_path / "t")]) == 2
+    assert f"error: {bad} is not valid JSON" in capsys.readouterr().err
+    good = _write(tmp_path / "good.json", run_metrics())
+    assert main(["aggregate", "--metrics", str(good), "--out-dir", str(tmp_path / "t")]) == 0
+    assert (tmp_path / "t" / "accuracy.md").read_text() in capsys.readouterr().out
