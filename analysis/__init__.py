@@ -1,0 +1,1 @@
+"""Analysis of the runs' outputs: statistics and verdicts of the claims study."""
