@@ -7,5 +7,6 @@ the training code, so it runs anywhere the results are:
     python -m analysis claims --metrics ... --claims claims.json --out-dir results
 
 ``analysis.aggregate``: per-run table and accuracy mean ± std over seeds;
-``analysis.claims``: each claim of the paper, a paired test and a verdict.
+``analysis.claims``: each claim of the paper, a paired test and a verdict;
+``analysis.stats``: the paired statistics over seeds and the verdict rule behind the claims.
 """
