@@ -184,13 +184,15 @@ def test_divergence_message_does_not_advise_clipping_when_it_is_on(tmp_path):
 
 def test_two_processes_match_one_process(listops_root, tmp_path):
     spec = _spec(listops_root, tmp_path, epochs=1, model={"dropout": 0.0}, checkpoint_every=0)
-    (tmp_path / "spec.json").write_text(json.dumps(spec.to_dict()))
+    # the command runs in tmp_path, its project: the token cache it writes must lie inside
+    (tmp_path / "spec.json").write_text(json.dumps({**spec.to_dict(), "cache_dir": "cache"}))
     single = train_run(spec, tmp_path / "one", progress=False)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
            "--master_port=29517", "-m", "train", "run", "--spec", str(tmp_path / "spec.json"),
            "--out-dir", str(tmp_path / "two"), "--no-progress"]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env,
+                            cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     double = json.loads((tmp_path / "two" / "metrics.json").read_text())
     assert double["processes"] == 2
@@ -232,7 +234,7 @@ def test_tables_and_report(listops_root, tmp_path):
 def test_spec_errors(tmp_path):
     with pytest.raises(ValueError, match=r"unknown key\(s\) \['lrr'\]"):
         RunSpec.from_dict({"task": "listops", "preset": "rmaat", "lrr": 1})
-    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+    with pytest.raises(ValueError, match="key 'epochs': must be >= 1"):
         RunSpec(task="listops", preset="rmaat", epochs=0).validate()
     with pytest.raises(FileNotFoundError):
         RunSpec.load(tmp_path / "none.json")
