@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.htmlpage import parse_page
 from train.__main__ import main as train_main
 from train.claims import (
     ClaimError,
@@ -176,9 +177,10 @@ def test_report_shows_the_scorecard(runs, tmp_path):
     results = tmp_path / "results"
     files = write_claims(paths, [claim("up", "better", ["good", "base"], claim="RF helps")],
                          results)
-    page = write_report(ReportInputs(claims=files["csv"]), tmp_path / "report.html").read_text()
-    assert "The paper&#x27;s claims at this scale" in page or "claims at this scale" in page
-    assert "RF helps" in page and "reproduced" in page
+    page = parse_page(write_report(ReportInputs(claims=files["csv"]),
+                                   tmp_path / "report.html").read_text())
+    assert "The paper's claims at this scale" in page.text
+    assert "RF helps" in page.cells and "reproduced" in page.cells
 
 
 def test_readout_note_says_what_recurrent_models_read():
