@@ -275,6 +275,14 @@ def test_small_sweep_runs_flags_the_non_saturating_point_and_reruns_only_changes
     assert dry.returncode == 0, out
     assert set(re.findall(r"point=(p\d{3})", out)) == {"p001", "p003"}, out
 
+    # a smaller sweep: the table holds its points only, not the folders the larger one left
+    data["sweeps"]["tau_grid"]["parameters"][1]["values"] = [1.5]
+    changed.write_text(yaml.safe_dump(data))
+    result = snakemake(tmp_path, changed, "--cores", "2", "results/sweeps/tau_grid/table.csv")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (sweep_dir / "points" / "p003" / "fit.json").exists()  # left behind, not read
+    assert list(pd.read_csv(sweep_dir / "table.csv")["point"]) == ["p000", "p001"]
+
 
 def test_sweep_axis_labels_name_the_parameter_and_its_unit_not_the_config_path():
     table = pd.DataFrame({"tripartite.synapse.O_G [/uM/s]": [1.0], "constants.tau_pl [s]": [2.0],
