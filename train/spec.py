@@ -166,6 +166,11 @@ def spec_schema() -> dict[str, Any]:
         "model": model,
         **{key: training[key] for key in names if key in training},
     }
+    undescribed = [key for key in names if key not in props]
+    if undescribed:  # a new RunSpec field: describe it here or in the config schema
+        raise TypeError(f"RunSpec field(s) {undescribed} have no entry in the run spec "
+                        "schema (train.spec.spec_schema or the config schema's "
+                        "training_settings)")
     required = [f.name for f in fields(RunSpec)
                 if f.default is MISSING and f.default_factory is MISSING]
     return {"type": "object", "additionalProperties": False, "required": required,
