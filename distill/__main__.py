@@ -24,9 +24,9 @@ from pathlib import Path
 
 from pipeline.io import atomic_write_json
 
-from .derived import BOOTSTRAP_N
+from .derived import BOOTSTRAP_N, fmt
 from .errors import DistillError, DistillWarning, ReadoutError
-from .io import read_readout, read_retention
+from .io import read_readout, read_retention, validate_retention
 from .macro_models import MODELS
 from .pipeline import MIN_R2, MIN_SATURATION, WARN_SATURATION, DistillResult, distill
 from .plots import DEFAULT_T, QUANTITIES, plot_comparison, plot_fit, plot_schedules
@@ -153,10 +153,10 @@ def _summary(result: DistillResult) -> str:
     rf = result.schedules[T]
     lines.append(f"  selected {sel.name}: {params}")
     d = result.derived
-    shape = "n/a" if d["shape_ratio_16"] is None else f"{d['shape_ratio_16']:.3g}"
-    lines.append(f"  τ_LTP = {d['tau_ltp_s']:.4g} s = {d['tau_ltp_cycles']:.3g} cycles "
-                 f"({d['tau_ltp_definition']}), plateau {d['plateau']:.4g}, 90 % after "
-                 f"{d['cycles_to_90']:.3g} cycles, RF(1,16)/RF(16,16) = {shape}")
+    lines.append(f"  τ_LTP = {fmt(d['tau_ltp_s'], '.4g')} s = {fmt(d['tau_ltp_cycles'])} "
+                 f"cycles ({d['tau_ltp_definition']}), plateau {fmt(d['plateau'], '.4g')}, "
+                 f"90 % after {fmt(d['cycles_to_90'])} cycles, RF(1,16)/RF(16,16) = "
+                 f"{fmt(d['shape_ratio_16'])}")
     if result.bootstrap is not None and "tau_ltp_s" in result.bootstrap["ci95"]:
         lo, hi = result.bootstrap["ci95"]["tau_ltp_s"]
         lines.append(f"  τ_LTP 95 % bootstrap interval over {result.bootstrap['n_pairs']} pairs:"
@@ -175,16 +175,21 @@ def _run_fit(args: argparse.Namespace) -> None:
         min_saturation=args.min_saturation, warn_saturation=args.warn_saturation,
         min_r2=args.min_r2, strict=args.strict, n_boot=args.bootstrap, seed=args.seed,
     )
+    # Everything that can fail comes before the retention JSON, which is written last: a
+    # run that stops anywhere leaves no retention file that looks finished.
     payload = result.to_json()
     payload["quantity"] = args.quantity
-    atomic_write_json(args.out, payload)
-    written = [str(args.out)]
+    validate_retention(payload)  # the contract its readers apply (a bug here, not bad input)
+    summary = _summary(result)
+    written = []
     if args.plot_dir is not None:
         plot_fit(result, args.plot_dir / "fit.png", args.quantity)
         plot_schedules(result.schedules, args.condition, args.plot_dir / "schedules.png",
                        args.plot_T)
         written += [str(args.plot_dir / "fit.png"), str(args.plot_dir / "schedules.png")]
-    print(_summary(result))  # the command's answer, on stdout
+    atomic_write_json(args.out, payload)
+    written.append(str(args.out))
+    print(summary)  # the command's answer, on stdout
     log.info("wrote %s", ", ".join(written))
     for message in result.warnings:
         log.warning("%s", message)

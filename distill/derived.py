@@ -36,18 +36,40 @@ SHAPE_T = 16
 BOOTSTRAP_N = 200
 
 
+#: Halvings or doublings of the search interval of :func:`rise_time`: enough to go from any
+#: positive float to any other (2^-1074 .. 2^1024).
+_MAX_STEPS = 2_100
+
+
 def rise_time(curve: FittedCurve, share: float) -> float:
-    """Time (s) at which ``curve`` has completed ``share`` (0..1) of its total rise."""
-    total = float(curve.increment(0.0, np.inf))
+    """Time (s) at which ``curve`` has completed ``share`` (0..1) of its total rise.
+
+    Scale-free: the search starts at the curve's own time scale and brackets the answer
+    within a factor of 2 before a root search with a tolerance relative to it, so the
+    result scales exactly with the unit of time (NaN if the curve has no rise, or does not
+    reach ``share`` at any finite time)."""
+    unit = curve.unit_rise()  # the same shares, without under- or overflow in p
+    total = float(unit.increment(0.0, np.inf))
     if not total > 0:
         return float("nan")
-    hi = 1.0
-    while float(curve.increment(0.0, hi)) < share * total:
+    target = share * total
+
+    def done(t: float) -> bool:
+        return float(unit.increment(0.0, t)) >= target
+
+    hi = curve.time_scale()
+    for _ in range(_MAX_STEPS):
+        if done(hi) or not np.isfinite(hi):
+            break
         hi *= 2.0
-        if hi > 1e12:
-            return float("nan")
-    return float(brentq(lambda t: float(curve.increment(0.0, t)) - share * total, 0.0, hi,
-                        xtol=1e-10 * hi, rtol=1e-12))
+    if not (np.isfinite(hi) and done(hi)):
+        return float("nan")
+    for _ in range(_MAX_STEPS):
+        if hi / 2.0 == 0.0 or not done(hi / 2.0):
+            break
+        hi /= 2.0
+    return float(brentq(lambda t: float(unit.increment(0.0, t)) - target, 0.0, hi,
+                        xtol=1e-13 * hi, rtol=1e-13))
 
 
 def tau_ltp(curve: FittedCurve) -> tuple[float, str]:
@@ -56,6 +78,11 @@ def tau_ltp(curve: FittedCurve) -> tuple[float, str]:
     if name is not None:
         return float(curve.params[curve.model.param_names.index(name)]), f"fitted {name}"
     return rise_time(curve, 1.0 - np.exp(-1.0)), "time to 63.2 % of the rise"
+
+
+def fmt(value: float | None, spec: str = ".3g") -> str:
+    """A derived quantity for a plot or a summary line: ``n/a`` where the JSON holds null."""
+    return "n/a" if value is None else format(value, spec)
 
 
 def derived_quantities(

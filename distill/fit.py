@@ -114,11 +114,17 @@ class CandidateFit:
         return out
 
 
-def information_criteria(rss: float, n: int, k: int, y_scale: float) -> tuple[float, float | None]:
+def information_criteria(rss: float, n: int, k: int, y_scale: float,
+                         unit: float = 1.0) -> tuple[float, float | None]:
     """(AIC, AICc) for a Gaussian least-squares fit; see module docstring. AICc is ``None``
-    when n ≤ k + 1."""
+    when n ≤ k + 1.
+
+    ``rss`` and ``y_scale`` may be given in units of ``unit`` (the residual sum of squares is
+    then ``rss · unit²``): the fit passes them in rises, so that no square of p^l has to be
+    formed, and AIC = n ln(rss/n) + 2n ln(unit) + 2k is finite for any representable scale.
+    """
     floor = n * (np.finfo(float).eps * max(y_scale, np.finfo(float).tiny)) ** 2
-    aic = n * float(np.log(max(rss, floor) / n)) + 2 * k
+    aic = n * (float(np.log(max(rss, floor) / n)) + 2 * float(np.log(unit))) + 2 * k
     aicc = aic + 2 * k * (k + 1) / (n - k - 1) if n - k - 1 > 0 else None
     return aic, aicc
 
@@ -230,16 +236,19 @@ def fit_candidate(
         return result
 
     _, popt, pcov = best
+    # Everything that squares p^l is done in rises (normalised units) and only then scaled
+    # back, so that p^l of 1e-250 or 1e250 fits as p^l of 1 does (no under- or overflow).
+    popt_c, pcov_c = model.canonical(popt, pcov)  # decided on time constants: unit-free
     scale = scale_factors(model, duration, rise)
-    params = to_physical(model, popt, duration, y0, rise)
-    cov = pcov * np.outer(scale, scale)
-    params, cov = model.canonical(params, cov)
+    params = to_physical(model, popt_c, duration, y0, rise)
     curve = FittedCurve(model, tuple(float(v) for v in params))
     residuals = y - curve(t)
-    rss = float(np.sum(residuals**2))
-    tss = float(np.sum((y - y.mean()) ** 2))
+    res_n = residuals / rise
+    rss_n = float(np.sum(res_n**2))
+    rss = rss_n * rise * rise  # in units of p^l squared (may under- or overflow; not reported)
+    tss_n = float(np.sum(((y - y.mean()) / rise) ** 2))
     if sigma is None:
-        aic, aicc = information_criteria(rss, n, k, float(np.max(np.abs(y))))
+        aic, aicc = information_criteria(rss_n, n, k, float(np.max(np.abs(y))) / rise, rise)
     else:  # weighted: Σ (r/σ)², in units of the weights
         aic, aicc = information_criteria(float(np.sum((residuals / sigma) ** 2)), n, k,
                                          float(np.max(np.abs(y) / sigma)))
@@ -249,7 +258,7 @@ def fit_candidate(
     result.curve = curve
     result.residuals = residuals
     result.rss = rss
-    result.r2 = 1.0 - rss / tss
+    result.r2 = 1.0 - rss_n / tss_n
     result.aic, result.aicc = aic, aicc
     result.saturation_fraction = curve.saturation_fraction(duration)
     result.p0 = float(curve(0.0))
@@ -257,17 +266,19 @@ def fit_candidate(
         result.notes.append(f"{len(errors)} of the starting points failed ({errors[-1]})")
 
     with np.errstate(invalid="ignore"):
-        stderr = np.sqrt(np.diag(cov))
+        stderr = np.sqrt(np.diag(pcov_c)) * np.abs(scale)
     cond = _jacobian_condition(model, tn, popt)
     at_bound = [name for name, v, a, b in zip(model.param_names, popt, lo, hi, strict=True)
                 if np.isclose(v, a, rtol=1e-6, atol=1e-9) or np.isclose(v, b, rtol=1e-6)]
     if at_bound:
         result.notes.append(f"parameter(s) at a bound: {', '.join(at_bound)}")
-    if not np.all(np.isfinite(stderr)) or cond > MAX_COND:
-        result.reason = (
-            f"parameters not identifiable (Jacobian condition number {cond:.3g} > {MAX_COND:g} "
-            "or covariance not finite)"
-        )
+    if cond > MAX_COND:
+        result.reason = (f"parameters not identifiable (Jacobian condition number {cond:.3g} > "
+                         f"{MAX_COND:g})")
+        return result
+    if not np.all(np.isfinite(stderr)):
+        result.reason = (f"parameters not identifiable (covariance not finite; Jacobian "
+                         f"condition number {cond:.3g})")
         return result
     result.stderr = dict(zip(model.param_names, (float(s) for s in stderr), strict=True))
     anchor_tol = offset_halfwidth * rise * (1 + 1e-6)
@@ -275,8 +286,8 @@ def fit_candidate(
         result.reason = (f"p(0) = {result.p0:.4g} is {abs(result.p0 - y0):.3g} from the readout's "
                          f"start {y0:.4g} (allowed {anchor_tol:.3g}): not anchored")
         return result
-    problem = increments_problem(cycle_increments(curve.retention_curve(), tau_cycle_s,
-                                                  horizon_segments))
+    problem = increments_problem(cycle_increments(curve.retention_curve().unit_rise(),
+                                                  tau_cycle_s, horizon_segments))
     if problem is not None:
         result.reason = f"{problem} (checked over {horizon_segments} cycles)"
         return result

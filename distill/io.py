@@ -14,6 +14,7 @@ behind.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import os
 from dataclasses import dataclass
@@ -111,6 +112,13 @@ def readout_from_arrays(
     return Readout(cycle=c.astype(int), time_s=c * tau, p_l=y, tau_cycle_s=tau, source=source)
 
 
+def _header(path: Path) -> list[str]:
+    """The column names of a CSV's first line, stripped, as written (duplicates kept)."""
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        first = next(csv.reader(f), [])
+    return [name.strip() for name in first]
+
+
 def read_readout(path: str | os.PathLike[str], min_points: int = 4) -> Readout:
     """Read and validate a readout CSV (columns ``cycle,time_s,p_l``; time in s).
 
@@ -127,6 +135,11 @@ def read_readout(path: str | os.PathLike[str], min_points: int = 4) -> Readout:
         raise ReadoutError(f"readout {p}: file is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise ReadoutError(f"readout {p}: not a readable CSV ({exc})") from None
+    names = _header(p)
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:  # pandas would rename the second one ("p_l.1") and keep reading
+        raise ReadoutError(f"readout {p}: column(s) {twice} named more than once in the "
+                           "header; keep one of each")
     df.columns = [str(col).strip() for col in df.columns]
     missing = [col for col in READOUT_COLUMNS if col not in df.columns]
     if missing:

@@ -53,6 +53,7 @@ Fitting is done in normalised units (time / duration, (p − p(0)) / rise); each
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -362,6 +363,27 @@ class FittedCurve:
         """Share of the total rise p(∞) − p(0) reached at ``t_s`` seconds (1 = saturated)."""
         total = float(self.increment(0.0, np.inf))
         return float(self.increment(0.0, t_s)) / total if total > 0 else 0.0
+
+    def unit_rise(self) -> FittedCurve:
+        """The same curve with amplitudes and offset multiplied by a power of two (exact)
+        that puts its total rise p(∞) − p(0) in [0.5, 1): ratios of its increments (RF,
+        the streaming factor, rise times) are those of the curve, computed without
+        subnormal or overflowing values however small or large p^l is. The curve itself
+        when the rise is not finite and positive."""
+        total = float(self.increment(0.0, np.inf))
+        if not (np.isfinite(total) and total > 0):
+            return self
+        factor = math.ldexp(1.0, -math.frexp(total)[1])
+        return FittedCurve(self.model, tuple(
+            v * factor if k in ("amplitude", "offset") else v
+            for v, k in zip(self.params, self.model.param_kinds, strict=True)))
+
+    def time_scale(self) -> float:
+        """A characteristic time of the curve, s: the largest magnitude of its time
+        parameters (1 s for a curve without a non-zero one). Searches in time start here."""
+        times = [abs(v) for v, k in zip(self.params, self.model.param_kinds, strict=True)
+                 if k == "time" and np.isfinite(v) and v != 0]
+        return max(times) if times else 1.0
 
     def retention_curve(self) -> FittedCurve:
         """The curve RF(t, T) is computed from: the model's retention kernel (``exp_onset``:

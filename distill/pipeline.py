@@ -5,6 +5,9 @@ Checks and what they do (project decisions):
 =======================================  ======================================================
 situation                                outcome
 =======================================  ======================================================
+p_l, its rise or the times beyond what   :class:`~distill.errors.ReadoutError` (before fitting;
+double precision fits the same in any    see :func:`check_readout_scales`); within the limits
+unit                                     the fit does not depend on the units
 readout flat / no rise above its noise   :class:`ReadoutShapeError` (before fitting)
 readout ends at or below where it began  :class:`ReadoutShapeError` (before fitting)
 readout rises then falls (> 20 % of the  :class:`ReadoutShapeError` (before fitting)
@@ -38,7 +41,13 @@ from typing import Any
 import numpy as np
 
 from .derived import BOOTSTRAP_N, bootstrap_pairs, derived_quantities, pair_weights
-from .errors import WARNING_KINDS, DistillWarning, NoEligibleModelError, ReadoutShapeError
+from .errors import (
+    WARNING_KINDS,
+    DistillWarning,
+    NoEligibleModelError,
+    ReadoutError,
+    ReadoutShapeError,
+)
 from .fit import DELTA_AICC, CandidateFit, criterion, fit_candidates, select_model
 from .io import Readout
 from .retention import retention_schedules
@@ -49,6 +58,14 @@ WARN_SATURATION = 0.9
 MIN_R2 = 0.98
 NOISE_SIGMAS = 5.0  # required rise, in units of the point-to-point noise
 MAX_DROP = 0.2  # allowed fall after the maximum, as a share of the rise (smoothed readout)
+#: Widest scale distill fits: |p_l|, its rise, the cycle period and the duration must lie in
+#: [1/SCALE_LIMIT, SCALE_LIMIT] (p_l in its unit, times in s). Within it the fit is the same
+#: in any unit (computed in rises and in the curve's own time scale); beyond it, squares,
+#: the fit's bounds (1000 rises) and noise-level differences leave double precision.
+SCALE_LIMIT = 1e280
+#: Smallest rise of p_l relative to its largest magnitude: below, the rise keeps fewer than
+#: about 6 of the 16 significant digits of double precision (an offset swamps it).
+MIN_RELATIVE_RISE = 1e-10
 
 
 @dataclass
@@ -103,7 +120,7 @@ class DistillResult:
             "schedules": {str(T): rf.tolist() for T, rf in self.schedules.items()},
             "derived": self.derived,
             # the same curve the schedules come from (exp_onset: without its onset)
-            "streaming": streaming_entry(sel.curve.retention_curve(),
+            "streaming": streaming_entry(sel.curve.retention_curve().unit_rise(),
                                          self.readout.tau_cycle_s, self.max_segments),
             "selection": "simplest eligible candidate (fewest parameters, then "
                 f"{', '.join(c.name for c in self.candidates)}) with AICc within "
@@ -124,6 +141,39 @@ class DistillResult:
             "warnings": list(self.warnings),
             "warning_kinds": list(self.warning_kinds),
         }
+
+
+def check_readout_scales(readout: Readout, condition: str) -> None:
+    """Raise :class:`ReadoutError` (naming the column and the way out) when the readout's
+    scales lie beyond what double precision fits the same as in any other unit: |p_l| above
+    :data:`SCALE_LIMIT`, a rise below its inverse or below :data:`MIN_RELATIVE_RISE` of |p_l|,
+    a cycle period below 1/:data:`SCALE_LIMIT` s or a duration above :data:`SCALE_LIMIT` s.
+    Checked before any fit, so nothing is written for such a readout."""
+    where = f"condition {condition!r} ({readout.source})"
+    y = readout.p_l
+    top = float(np.max(np.abs(y)))
+    same = "the fit is the same in any unit"
+    if top > SCALE_LIMIT:
+        raise ReadoutError(f"{where}: p_l reaches {top:.3g}, beyond the {SCALE_LIMIT:g} "
+                           f"distill can fit in double precision; divide the column by a power "
+                           f"of ten ({same}) and rerun")
+    rise = float(y.max() - y[0])
+    if 0 < rise < 1 / SCALE_LIMIT:
+        raise ReadoutError(f"{where}: p_l rises by {rise:.3g}, below the {1 / SCALE_LIMIT:g} "
+                           f"distill can fit in double precision; multiply the column by a "
+                           f"power of ten ({same}) and rerun")
+    if 0 < rise < MIN_RELATIVE_RISE * top:
+        raise ReadoutError(f"{where}: p_l rises by {rise:.3g} on a level of {top:.3g} (a "
+                           f"{rise / top:.2g} share, below {MIN_RELATIVE_RISE:g}): too few "
+                           "significant digits of the rise survive; subtract the constant "
+                           "offset from the column and rerun")
+    tau, duration = readout.tau_cycle_s, readout.duration_s
+    if tau < 1 / SCALE_LIMIT:
+        raise ReadoutError(f"{where}: cycle period {tau:.3g} s is below {1 / SCALE_LIMIT:g} s; "
+                           f"give time_s in a larger unit ({same}) and rerun")
+    if duration > SCALE_LIMIT:
+        raise ReadoutError(f"{where}: duration {duration:.3g} s is beyond {SCALE_LIMIT:g} s; "
+                           f"give time_s in a smaller unit ({same}) and rerun")
 
 
 def check_readout_shape(readout: Readout, condition: str) -> None:
@@ -195,6 +245,7 @@ def distill(
     """
     if not (isinstance(max_segments, int | np.integer) and max_segments >= 1):
         raise ValueError(f"max_segments must be an integer >= 1, got {max_segments!r}")
+    check_readout_scales(readout, condition)
     check_readout_shape(readout, condition)
     messages: list[str] = []
     kinds: list[str] = []
@@ -246,7 +297,8 @@ def distill(
               f"condition {condition!r}: schedules up to T = {max_segments} need the "
               f"curve up to {horizon:.6g} s, beyond the simulated {duration:.6g} s: "
               "the fit is extrapolated there")
-    schedules = retention_schedules(selected.curve.retention_curve(), readout.tau_cycle_s,
+    schedules = retention_schedules(selected.curve.retention_curve().unit_rise(),
+                                    readout.tau_cycle_s,
                                     max_segments)
     boot = None
     if readout.pairs is not None and sigma is not None and n_boot > 0:

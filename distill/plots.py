@@ -27,6 +27,7 @@ from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
 from pipeline.io import atomic_write
 
+from .derived import fmt
 from .errors import RetentionError
 from .io import Readout, schedules_from_json
 from .macro_models import FittedCurve
@@ -108,10 +109,10 @@ def plot_fit(result: DistillResult, path: str | os.PathLike[str],
                  f"(τc = {ro.tau_cycle_s:g} s)")
     ax.legend(fontsize=8, loc="lower right")
     d = result.derived
-    text = (f"τ_LTP = {d['tau_ltp_s']:.3g} s = {d['tau_ltp_cycles']:.3g} cycles\n"
-            f"plateau {d['plateau']:.3g}; 90 % after {d['cycles_to_90']:.3g} cycles")
+    text = (f"τ_LTP = {fmt(d['tau_ltp_s'])} s = {fmt(d['tau_ltp_cycles'])} cycles\n"
+            f"plateau {fmt(d['plateau'])}; 90 % after {fmt(d['cycles_to_90'])} cycles")
     if d["shape_ratio_16"] is not None:
-        text += f"\nRF(1,16)/RF(16,16) = {d['shape_ratio_16']:.3g}"
+        text += f"\nRF(1,16)/RF(16,16) = {fmt(d['shape_ratio_16'])}"
     ax.text(0.02, 0.98, text, transform=ax.transAxes, va="top", fontsize=8,
             bbox=dict(boxstyle="round", fc="white", ec="0.6"))
     if result.warnings:

@@ -12,12 +12,22 @@ Writes are atomic: everything, the manifest last, goes into a hidden temporary f
 is renamed into place with `os.replace`. A run killed at any point leaves either no folder
 under the final name or a complete one; a folder without a valid manifest, or whose files
 do not have the sizes the manifest records, is never trusted and is rebuilt.
+
+Content: the manifest holds the SHA-256 of every array file, checked in full whenever the
+entry is opened (also memory-mapped). A file changed after it was written (e.g. labels
+rewritten at the same size) makes the entry untrusted: it is rebuilt from the sources, with a
+warning naming the file. Cost: one read of the files at the speed of SHA-256 (measured
+475 MB/s on a 2-core CPU): a few milliseconds for a default task's 0.4 MB, about 7 s for
+Path-X's 3.3 GB, no more than the digest of the same splits every training run computes.
+Entries of format version 1 had no hashes; the version is part of the key, so they are
+rebuilt (and removed as superseded) on first use.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import uuid
@@ -28,9 +38,21 @@ import numpy as np
 
 from .splits import TokenSplit
 
-CACHE_FORMAT_VERSION = 1
+CACHE_FORMAT_VERSION = 2  # 2: the manifest holds the SHA-256 of every array file
 MANIFEST = "manifest.json"
 _FIELDS = ("tokens", "offsets", "labels", "tokens2", "offsets2")
+_CHUNK = 1 << 22  # bytes hashed per read
+
+log = logging.getLogger(__name__)
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 (hex) of the bytes of ``path``, read in chunks of 4 MiB."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def fingerprint_sources(root: Path, paths: Iterable[Path]) -> list[list]:
@@ -63,15 +85,25 @@ def _read_manifest(folder: Path, key: str) -> dict | None:
         return None
     if manifest.get("key") != key or manifest.get("complete") is not True:
         return None
-    for name, size in manifest.get("files", {}).items():
+    files, hashes = manifest.get("files"), manifest.get("sha256")
+    if not isinstance(files, dict) or not isinstance(hashes, dict) or set(hashes) != set(files):
+        return None  # written before the hashes existed (or not by this module)
+    for name, size in files.items():
         file = folder / name
         if not file.is_file() or file.stat().st_size != size:
+            return None
+    for name in sorted(files):
+        if file_sha256(folder / name) != hashes[name]:
+            log.warning("token cache %s was changed after it was written (SHA-256 differs "
+                        "from its manifest); not used, it is rebuilt from the sources",
+                        folder / name)
             return None
     return manifest
 
 
 def read_cache(folder: Path, key: str, mmap: bool = False) -> dict[str, TokenSplit] | None:
-    """Splits stored in `folder` if it is a complete cache for `key`, else None."""
+    """Splits stored in `folder` if it is a complete cache for `key` whose files all have
+    the SHA-256 its manifest records, else None (never a changed file)."""
     manifest = _read_manifest(folder, key)
     if manifest is None:
         return None
@@ -92,7 +124,7 @@ def write_cache(folder: Path, key: str, splits: dict[str, TokenSplit], info: dic
     tmp = folder.parent / f".{folder.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
-        files = {}
+        files, hashes = {}, {}
         for split, data in splits.items():
             for field in _FIELDS:
                 array = getattr(data, field)
@@ -101,12 +133,14 @@ def write_cache(folder: Path, key: str, splits: dict[str, TokenSplit], info: dic
                 name = f"{split}.{field}.npy"
                 _save_array(tmp / name, np.asarray(array))
                 files[name] = (tmp / name).stat().st_size
+                hashes[name] = file_sha256(tmp / name)
         manifest = {
             "key": key,
             "complete": True,
             "splits": list(splits),
             "counts": {split: len(data) for split, data in splits.items()},
             "files": files,
+            "sha256": hashes,
             **info,
         }
         _write_text_synced(tmp / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True))

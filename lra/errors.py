@@ -91,6 +91,13 @@ class DataFormatError(ValueError):
         super().__init__(f"{path}: {where}: {problem}")
 
 
+def empty_example_error(path: str | Path, where: str, what: str) -> DataFormatError:
+    """The error for an example without a single token (``what`` says which text was
+    empty): a model cannot classify it, and training would fail far from the file."""
+    return DataFormatError(path, where, f"empty example: {what} holds no token (a model "
+                           "needs at least one); fix or remove it")
+
+
 def check_label_range(path: str | Path, labels: np.ndarray, num_classes: int) -> None:
     """Raise DataFormatError naming the first label (array index) outside 0..num_classes-1."""
     bad = np.flatnonzero((labels < 0) | (labels >= num_classes))

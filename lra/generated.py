@@ -31,7 +31,7 @@ import numpy as np
 
 from pipeline.io import atomic_write, atomic_write_text
 
-from .errors import DataFormatError, missing_data_error
+from .errors import DataFormatError, empty_example_error, missing_data_error
 from .splits import TokenSplit, from_sequences
 
 SPLITS = ("train", "val", "test")
@@ -189,6 +189,8 @@ class GeneratedTokenTask:
                     raise DataFormatError(path, where,
                                           f"label {label} outside 0..{self.num_classes - 1}")
                 n_words = len(cols[0].split())
+                if n_words == 0:
+                    raise empty_example_error(path, where, "the source")
                 if n_words > self.max_tokens:
                     raise DataFormatError(path, where,
                                           f"{n_words} tokens exceed {self.max_tokens}")

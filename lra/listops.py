@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .errors import DataFormatError, missing_data_error
+from .errors import DataFormatError, empty_example_error, missing_data_error
 from .splits import TokenSplit, from_sequences
 from .tokenizers import LISTOPS_IDS, encode_listops
 
@@ -44,8 +44,9 @@ def source_files(root: Path | str, task: str = "basic") -> list[Path]:
 def read_listops_tsv(path: Path) -> tuple[list[str], list[int]]:
     """Sources and targets of one ListOps TSV.
 
-    A malformed row, a line that is not UTF-8, or a file without examples (empty or
-    header only) raises DataFormatError naming the file and the line.
+    A malformed row, a line that is not UTF-8, an example without a token, or a file
+    without examples (empty or header only) raises DataFormatError naming the file and the
+    line.
     """
     sources, targets, _ = read_listops_rows(path)
     return sources, targets
@@ -73,6 +74,9 @@ def read_listops_rows(path: Path) -> tuple[list[str], list[int], list[int]]:
                     path, f"line {line_no}", f"expected 2 tab-separated fields, got {len(fields)}"
                 )
             source, target = fields
+            if not source.replace("(", " ").replace(")", " ").split():
+                raise empty_example_error(path, f"line {line_no}",
+                                          "the source (parentheses are not tokens)")
             if source.count("(") != source.count(")"):
                 raise DataFormatError(path, f"line {line_no}", "unbalanced parentheses")
             try:

@@ -27,6 +27,8 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from pipeline.io import atomic_write_text
+
 from .pathfinder_generator import make_pathfinder_image
 from .pathfinder_params import LEVEL_DIRS, LEVELS, PathfinderParams, lra_params
 
@@ -122,14 +124,18 @@ def generate_pathfinder_release(
     }
     settings_path = level_dir / "generator.json"
     if settings_path.exists():
-        previous = json.loads(settings_path.read_text())
+        try:
+            previous = json.loads(settings_path.read_text())
+        except (ValueError, UnicodeDecodeError) as err:
+            raise ValueError(f"{settings_path} is not valid JSON ({err}); delete {level_dir} "
+                             "and generate it again") from None
         if previous != json.loads(json.dumps(settings)):
             raise ValueError(
                 f"{level_dir} holds images generated with other settings ({settings_path}); "
                 "use another --out or delete it"
             )
-    else:
-        settings_path.write_text(json.dumps(settings, indent=1))
+    else:  # atomic: a kill never leaves a half-written marker
+        atomic_write_text(settings_path, json.dumps(settings, indent=1))
     tasks = []
     for shard, start in enumerate(range(0, n_images, per_shard)):
         count = min(per_shard, n_images - start)

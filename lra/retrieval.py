@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .errors import DataFormatError, missing_data_error
+from .errors import DataFormatError, empty_example_error, missing_data_error
 from .splits import TokenSplit, from_sequences
 from .tokenizers import encode_bytes
 
@@ -69,6 +69,10 @@ def read_aan_tsv(path: Path, max_tokens: int = MAX_TOKENS, progress: bool = True
                     f"expected 5 tab-separated fields (label, id1, id2, text1, text2), "
                     f"got {len(fields)}",
                 )
+            for column, text in ((4, fields[3]), (5, fields[4])):
+                if not text:
+                    raise empty_example_error(path, f"line {line_no}",
+                                              f"document {column - 3} (column {column})")
             labels.append(parse_label(fields[0], path, line_no))
             ids1.append(encode_bytes(fields[3], max_tokens))
             ids2.append(encode_bytes(fields[4], max_tokens))

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .errors import missing_data_error
+from .errors import empty_example_error, missing_data_error
 from .splits import TokenSplit, from_sequences
 from .tokenizers import encode_bytes
 
@@ -58,7 +58,11 @@ def read_spam_assassin(
         raise missing_data_error("spam_assassin", corpus_dir(root) / "spam-1")
     ids, labels = [], []
     for path in tqdm(paths, desc="spam-assassin", disable=not progress, leave=False):
-        ids.append(encode_bytes(message_body(path.read_bytes()), max_tokens))
+        body = message_body(path.read_bytes())
+        if not body:
+            raise empty_example_error(path, "whole file", "the message body (after the "
+                                      "headers, which are dropped)")
+        ids.append(encode_bytes(body, max_tokens))
         labels.append(int(path.parent.name.startswith("spam")))
     everything = from_sequences(ids, labels, dtype=np.uint16)
     order = np.random.default_rng(SPLIT_SEED).permutation(len(paths))

@@ -215,12 +215,23 @@ def read_splits(
 
 
 def check_not_empty(task: str, root: Path | str, splits: dict[str, TokenSplit]) -> None:
-    """Raise DataFormatError naming the root and split when a split holds no examples."""
+    """Raise DataFormatError naming the root and split when a split holds no examples, or
+    the example when one holds no token (the loaders name its file and line; this catches
+    any other loader and caches written before they did)."""
     for name, split in splits.items():
         if len(split) == 0:
             raise DataFormatError(
                 Path(root), f"{name} split", f"no {task} examples; check the files under "
                 f"the data root (layout: python -m lra inspect {task} --root ...)")
+        lengths = np.diff(split.offsets)
+        if split.offsets2 is not None:
+            lengths = np.minimum(lengths, np.diff(split.offsets2))
+        empty = np.flatnonzero(lengths == 0)
+        if empty.size:
+            raise DataFormatError(
+                Path(root), f"{name} split: example {int(empty[0])}", f"empty example: it "
+                f"holds no token ({empty.size} such in the split); check the {task} files "
+                "under the data root")
 
 
 def load_splits(

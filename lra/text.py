@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .errors import DataFormatError, missing_data_error
+from .errors import DataFormatError, empty_example_error, missing_data_error
 from .splits import TokenSplit, from_sequences
 from .tokenizers import encode_bytes
 
@@ -64,7 +64,10 @@ def read_text(
         for path, label in tqdm(
             _review_files(folder / split), desc=f"imdb {split}", disable=not progress, leave=False
         ):
-            ids.append(encode_bytes(path.read_bytes(), max_tokens))
+            data = path.read_bytes()
+            if not data:
+                raise empty_example_error(path, "whole file", "the review")
+            ids.append(encode_bytes(data, max_tokens))
             labels.append(label)
         splits[split] = from_sequences(ids, labels, dtype=np.uint16)
     splits["val"] = splits["test"]

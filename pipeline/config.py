@@ -28,22 +28,13 @@ from jsonschema.exceptions import best_match
 from pipeline.errors import ConfigError
 from pipeline.parameters import check_network_memory, check_simulation
 from pipeline.resolve import condition_names, dump_resolved, resolve_condition, resolve_parameters
+from pipeline.schema import inside_project, load_schema
 from pipeline.sweeps import check_sweeps
 
 __all__ = ["ConfigError", "check_network_memory", "check_paths", "check_segments",
            "check_simulation", "condition_names", "dump_resolved", "inside_project",
            "load_config", "load_schema", "resolve_condition", "resolve_parameters",
            "validate_config"]
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
-
-
-def load_schema() -> dict[str, Any]:
-    """The JSON schema of the configuration, as a dict."""
-    with open(SCHEMA_PATH) as f:
-        return yaml.safe_load(f)
-
 
 def load_config(path: str | Path) -> dict[str, Any]:
     """Read a YAML config file, validate it and fill in defaults.
@@ -138,18 +129,6 @@ def validate_config(config: Any) -> dict[str, Any]:
     check_paths(config)
     check_sweeps(config)
     return config
-
-
-def inside_project(path: str, project: str | Path | None = None) -> bool:
-    """True when ``path`` lies inside ``project`` (default: the working directory, where
-    the pipeline writes ``results/``; relative paths are taken from there).
-
-    Purely lexical (``..`` is resolved, links are not followed), so a ``data`` folder that
-    is a link to another disk still counts as inside.
-    """
-    root = os.path.normpath(os.path.abspath(project if project is not None else os.getcwd()))
-    full = os.path.normpath(os.path.join(root, os.path.expanduser(path)))
-    return full == root or full.startswith(root + os.sep)
 
 
 def check_paths(config: dict[str, Any]) -> None:

@@ -20,7 +20,9 @@ Format (JSON object; later versions only added optional keys, so every file stay
      "streaming": {"factors": [s(1), ..., s(K)],             # version 3 (optional)
                    "tail_ratio": q, ...}}
 
-Other keys (distill adds e.g. ``residuals``) are allowed and ignored. Schedule rules: each
+Other keys (distill adds e.g. ``residuals``) are allowed and ignored. A key twice in one
+object is an error (a JSON reader would keep only the last value), and schedule keys are
+canonical: ``str(T)``, never ``"03"``, ``" 3"``, ``"+3"`` or ``"3.0"``. Schedule rules: each
 ``schedules[str(T)]`` holds T finite positive factors, non-increasing in t, summing to 1
 within :data:`SUM_ATOL`. ``streaming`` holds the T-free factor s(t) (the share of the whole
 LTP rise gained in cycle t, RF(t, T) in the limit T -> inf): finite, positive,
@@ -83,6 +85,25 @@ def format_ts(ts: Sequence[int]) -> str:
     return ", ".join(runs) if runs else "none"
 
 
+def _schedule_T(key: str) -> int | None:
+    """T of a schedule key written with ASCII digits (``"3"``, ``"03"``), else None."""
+    if not (key.isascii() and key.isdigit()) or int(key) < 1:
+        return None
+    return int(key)
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` of :func:`json.load`: an object with a key twice is an error
+    (plain ``json`` keeps the last value, so a second ``"3"`` would replace the real
+    schedule without a word)."""
+    keys = [key for key, _ in pairs]
+    twice = sorted({key for key in keys if keys.count(key) > 1})
+    if twice:
+        raise ValueError("; ".join(f"key {key!r} appears {keys.count(key)} times in one object "
+                                   "(a reader would keep only the last value)" for key in twice))
+    return dict(pairs)
+
+
 def validate_retention(payload: Any) -> None:
     """Check a retention payload against the format above; ``ValueError`` naming the key.
 
@@ -124,9 +145,17 @@ def validate_retention(payload: Any) -> None:
                  f"'derived.{key}' must be a finite float or null")
     schedules = payload["schedules"]
     need(isinstance(schedules, dict) and schedules, "'schedules' must be a non-empty object")
+    for key in schedules:
+        need(isinstance(key, str), f"schedule key {key!r} is not a string")
+        t = _schedule_T(key)
+        need(t is not None, f"schedule key {key!r} is not a positive integer (the number of "
+             "segments T)")
+        if key != str(t):
+            twin = f" and {str(t)!r} both name T = {t}" if str(t) in schedules else ""
+            need(False, f"schedule key {key!r}{twin}: keys must be written as plain decimal "
+                 f"integers without sign, spaces or leading zeros ({str(t)!r}), so that one T "
+                 "has one schedule")
     for key, rf in schedules.items():
-        need(isinstance(key, str) and key.isdigit() and int(key) >= 1,
-             f"schedule key {key!r} is not a positive integer (the number of segments T)")
         need(isinstance(rf, list) and len(rf) == int(key),
              f"schedule {key}: length != T (expected a list of T={int(key)} factors)")
         need(all(_is_float(v) and v > 0 for v in rf),
@@ -213,10 +242,12 @@ def read_payload(path: str | os.PathLike[str],
         raise error(f"retention file {name} does not exist; {REGENERATE_HINT}")
     try:
         with open(name, encoding="utf-8") as fh:
-            payload = json.load(fh)
+            payload = json.load(fh, object_pairs_hook=_refuse_duplicate_keys)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise error(f"retention file {name} is not valid JSON ({err}); "
                     f"{REGENERATE_HINT}") from None
+    except ValueError as err:  # a key twice in one object
+        raise error(f"retention file {name}: {err}; {REGENERATE_HINT}") from None
     try:
         validate_retention(payload)
     except ValueError as err:

@@ -19,6 +19,7 @@ from analysis.claims import (
 )
 from analysis.runs import RunRecord, read_runs
 from tests.conftest import run_metrics
+from tests.htmlpage import parse_page
 
 N_TEST = 200
 
@@ -184,9 +185,10 @@ def test_report_shows_the_scorecard(runs, tmp_path):
     results = tmp_path / "results"
     files = write_claims(paths, [claim("up", "better", ["good", "base"], claim="RF helps")],
                          results)
-    page = write_report(ReportInputs(claims=files["csv"]), tmp_path / "report.html").read_text()
-    assert "The paper&#x27;s claims at this scale" in page or "claims at this scale" in page
-    assert "RF helps" in page and "reproduced" in page
+    page = parse_page(write_report(ReportInputs(claims=files["csv"]),
+                                   tmp_path / "report.html").read_text())
+    assert "The paper's claims at this scale" in page.text
+    assert "RF helps" in page.cells and "reproduced" in page.cells
 
 
 def test_readout_note_says_what_recurrent_models_read():

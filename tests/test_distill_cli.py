@@ -163,7 +163,7 @@ def test_extrapolation_warning_and_note(tmp_path: Path, capsys) -> None:
 def test_module_help_runs() -> None:
     for args in (["--help"], ["fit", "--help"], ["compare", "--help"]):
         proc = subprocess.run([sys.executable, "-m", "distill", *args], cwd=REPO,
-                              capture_output=True, text=True, timeout=60)
+                              capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stderr
         assert "usage: python -m distill" in proc.stdout
 

@@ -144,3 +144,14 @@ def test_read_retention_names_bad_file(tmp_path: Path) -> None:
         read_retention(path)
 
 
+
+
+def test_a_column_named_twice_is_refused(tmp_path: Path) -> None:
+    """pandas renames the second 'p_l' to 'p_l.1' and the reader used the first without a
+    word; which of the two is the readout is not for the reader to guess."""
+    rows = "\n".join(f"{i},{float(i)},{1 - 0.5 ** i},{i}" for i in range(8))
+    for header in ("cycle,time_s,p_l,p_l", "cycle,time_s,p_l, p_l"):  # (" p_l": a TypeError)
+        path = _write(tmp_path / "dup.csv", header + "\n" + rows + "\n")
+        with pytest.raises(ReadoutError, match=r"dup\.csv: column\(s\) \['p_l'\] named "
+                                               r"more than once"):
+            read_readout(path)

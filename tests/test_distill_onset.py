@@ -22,6 +22,7 @@ from distill.io import read_readout, readout_from_arrays, write_readout_csv
 from distill.macro_models import FittedCurve, exp_onset, exp_onset_increment
 from distill.retention import retention_factor, sat_exp_closed_form
 from distill.synthetic import synthetic_readout
+from tests.drawn import assert_drawn
 
 REPO = Path(__file__).resolve().parents[1]
 TAU_C = 1.0
@@ -230,7 +231,7 @@ def test_cli_prints_warnings_to_stderr_and_json(tmp_path: Path, capsys) -> None:
     assert re.search(r"^warning: condition 'weak': selected .* reaches only", err, re.M)
     payload = json.loads(out.read_text())
     assert payload["warning_kinds"] == ["weakly_saturated"] and payload["quantity"] == "p_l"
-    assert (tmp_path / "plots" / "fit.png").stat().st_size > 20_000
+    assert_drawn(tmp_path / "plots" / "fit.png")
 
 
 def _rule_shell(rule: str) -> str:

@@ -168,3 +168,66 @@ def test_pairs_survive_the_cache(tmp_path):
         assert cached[split].paired
         assert np.array_equal(cached[split].example2(0), built[split].example2(0))
         assert cached[split].labels.tolist() == [1, 0]
+
+
+def _entry(cache_dir: Path) -> Path:
+    (entry,) = folders(cache_dir)
+    return cache_dir / entry
+
+
+def test_a_cached_array_changed_at_the_same_size_is_rebuilt_not_used(tmp_path, monkeypatch,
+                                                                        caplog):
+    """Test labels rewritten in the cache (same dtype, same size) used to train and evaluate
+    without a word; the manifest's SHA-256 of every file catches it and the entry is rebuilt
+    from the sources, with a warning naming the file."""
+    write_listops(tmp_path, n=4)
+    reads = CountingReads(monkeypatch)
+    first = load_splits("listops", tmp_path, tmp_path / "cache", progress=False)
+    labels = _entry(tmp_path / "cache") / "test.labels.npy"
+    size = labels.stat().st_size
+    np.save(labels, (first["test"].labels + 1) % 10)
+    assert labels.stat().st_size == size  # the old size check cannot see it
+    with caplog.at_level("WARNING", logger="lra.cache"):
+        again = load_splits("listops", tmp_path, tmp_path / "cache", progress=False)
+    assert reads.calls == 2
+    assert np.array_equal(again["test"].labels, first["test"].labels)
+    assert "test.labels.npy" in caplog.text and "SHA-256" in caplog.text
+    for mmap in (False, True):  # the rebuilt entry is trusted again, also memory-mapped
+        load_splits("listops", tmp_path, tmp_path / "cache", mmap=mmap, progress=False)
+    assert reads.calls == 2
+
+
+def test_read_cache_refuses_a_changed_file(tmp_path):
+    split = TokenSplit(np.arange(4, dtype=np.uint8), np.array([0, 2, 4]), np.array([0, 1]))
+    folder = tmp_path / "x"
+    cache.write_cache(folder, "key-a", {"train": split}, {})
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert set(manifest["sha256"]) == set(manifest["files"]) == {
+        "train.tokens.npy", "train.offsets.npy", "train.labels.npy"}
+    np.save(folder / "train.tokens.npy", np.arange(4, dtype=np.uint8)[::-1])
+    assert cache.read_cache(folder, "key-a") is None
+    assert cache.read_cache(folder, "key-a", mmap=True) is None
+
+
+def test_caches_without_hashes_are_rebuilt(tmp_path, monkeypatch):
+    """Entries written before the hashes existed: the old format version's entry is replaced
+    (another key, same task, root and settings), and a manifest without hashes under the
+    current key is not trusted."""
+    write_listops(tmp_path)
+    monkeypatch.setattr(cache, "CACHE_FORMAT_VERSION", 1)
+    load_splits("listops", tmp_path, tmp_path / "cache", progress=False)
+    old = _entry(tmp_path / "cache")
+    manifest = json.loads((old / "manifest.json").read_text())
+    del manifest["sha256"]  # as the version-1 writer left it
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.undo()
+    reads = CountingReads(monkeypatch)
+    load_splits("listops", tmp_path, tmp_path / "cache", progress=False)
+    assert reads.calls == 1 and folders(tmp_path / "cache") != [old.name]
+    new = _entry(tmp_path / "cache")
+    manifest = json.loads((new / "manifest.json").read_text())
+    del manifest["sha256"]
+    (new / "manifest.json").write_text(json.dumps(manifest))
+    splits = load_splits("listops", tmp_path, tmp_path / "cache", progress=False)
+    assert reads.calls == 2 and len(splits["train"]) == 3
+    assert "sha256" in json.loads((new / "manifest.json").read_text())

@@ -130,7 +130,7 @@ def test_module_entry_point_runs():
         cwd=REPO,
         text=True,
         capture_output=True,
-        timeout=60,
+        timeout=600,
     )
     assert proc.returncode == 0
     assert "generate" in proc.stdout and "preprocess" in proc.stdout and "inspect" in proc.stdout

@@ -239,7 +239,7 @@ def write_spam(root: Path) -> Path:
     messages = {
         "easy-ham-1": ["From: a@b\nSubject: hi\n\nlunch at noon?", "From: c@d\n\nsee you"],
         "hard-ham-1": ["Subject: x\r\n\r\nreport attached"],
-        "spam-2": ["From: spam@trap\nX-Spam: yes\n\nBUY NOW", "no blank line at all"],
+        "spam-2": ["From: spam@trap\nX-Spam: yes\n\nBUY NOW", "Subject: z\n\nlast"],
     }
     for group, texts in messages.items():
         (package / "data" / group).mkdir(parents=True)
@@ -263,8 +263,8 @@ def test_spam_assassin_drops_headers_and_labels_by_group(tmp_path):
         "see you": 0,
         "report attached": 0,
         "BUY NOW": 1,
-        "": 1,
-    }
+        "last": 1,
+    }  # a message without a body is an error (tests/test_lra_empty_examples.py)
 
 
 def test_spam_assassin_missing_names_npm_package(tmp_path):

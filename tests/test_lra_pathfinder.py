@@ -268,3 +268,14 @@ def test_levels_and_path_x_round_trip(tmp_path, resolution, level, folder):
     assert len(splits["train"].example(0)) == resolution * resolution
     with pytest.raises(FileNotFoundError):  # the other levels are not there
         read_pathfinder(tmp_path, resolution, "hard", progress=False)
+
+
+def test_an_unreadable_generator_marker_is_named(tmp_path):
+    """generator.json was written in place (a kill could truncate it) and a broken one gave
+    "Expecting value: line 1 column 1", naming no file."""
+    out = tmp_path / "pathfinder32"
+    marker = generate_pathfinder_release(out, n_images=2, per_shard=2, seed=3,
+                                         progress=False) / "generator.json"
+    marker.write_text('{"resolution": 32, "lev')
+    with pytest.raises(ValueError, match=r"generator\.json is not valid JSON.*delete"):
+        generate_pathfinder_release(out, n_images=2, per_shard=2, seed=3, progress=False)

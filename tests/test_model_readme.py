@@ -25,6 +25,9 @@ def quickstart_code() -> str:
 
 def test_quickstart_runs(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # the snippet writes results/retention/demo.json here
+    import torch
+
+    torch.manual_seed(0)  # the snippet draws its weights and data: the same ones every run
     exec(compile(quickstart_code(), "quickstart", "exec"), {"__name__": "__quickstart__"})
     out = capsys.readouterr().out
     losses = [float(x) for x in re.findall(r"loss (\d+\.\d+)", out)]

@@ -75,7 +75,7 @@ def test_every_command_line_reports_the_package_version():
     for module in ("simulation", "distill", "distill.sweeps", "lra", "train", "analysis",
                    "report"):
         out = subprocess.run([sys.executable, "-m", module, "--version"], cwd=REPO,
-                             capture_output=True, text=True, timeout=120)
+                             capture_output=True, text=True, timeout=600)
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip().endswith(version("rmaat")), (module, out.stdout)
 

@@ -3,6 +3,7 @@ the demo writer; the RF table the model builds from it once."""
 
 import copy
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -128,3 +129,41 @@ def test_configuration_and_presets_import_no_torch() -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("keys", [("3", "03"), ("3", "3"), ("3", " 3"), ("3", "+3"),
+                                  ("3", "3.0"), ("3", "٣")])
+def test_two_keys_for_one_T_are_refused_by_every_reader(demo: Path, keys) -> None:
+    """A second key for T = 3 (written "03", "3" again, " 3", "+3", "3.0" or an Arabic-Indic
+    digit) would replace the real schedule when the file is read; every reader refuses the
+    file, naming it, the keys and how to regenerate it."""
+    payload = json.loads(demo.read_text())
+    real = json.dumps(payload["schedules"]["3"])
+    bogus = json.dumps([0.5, 0.3, 0.2])  # a valid schedule for T = 3, but not the real one
+    text = json.dumps(payload).replace(f'"3": {real}', f'"{keys[0]}": {real}, '
+                                       f'"{keys[1]}": {bogus}', 1)
+    demo.write_text(text, encoding="utf-8")
+    assert text.count(real) == 1 and bogus in text
+    want = r"rf\.json.*" + re.escape(repr(keys[1]))
+    for read in (load_retention, read_payload):
+        with pytest.raises(ValueError, match=want) as err:
+            read(demo)
+        assert "regenerate it" in str(err.value)
+    with pytest.raises(ReadoutError, match=want):
+        distill.read_retention(demo)
+
+
+@pytest.mark.parametrize("key", ["03", " 3", "+3", "3.0", "٣", "0"])
+def test_non_canonical_schedule_keys_are_refused(demo: Path, key: str) -> None:
+    payload = json.loads(demo.read_text())
+    payload["schedules"][key] = payload["schedules"].pop("3") if key != "0" else []
+    with pytest.raises(ValueError, match=re.escape(f"schedule key {key!r}")):
+        validate_retention(payload)
+
+
+def test_duplicate_keys_elsewhere_in_the_file_are_refused(demo: Path) -> None:
+    text = demo.read_text().replace('"condition": "demo"', '"condition": "demo", '
+                                    '"condition": "other"', 1)
+    demo.write_text(text)
+    with pytest.raises(ValueError, match=r"rf\.json.*'condition' appears 2 times"):
+        load_retention(demo)

@@ -17,6 +17,7 @@ from lra.listops_generator import ListOpsSettings, generate_listops_release
 from model.retention import write_retention_json
 from report.page import ReportInputs, write_report
 from tests.conftest import run_metrics
+from tests.htmlpage import parse_page
 from train.checkpoint import CheckpointError, load_checkpoint
 from train.loop import TrainingDiverged, divergence_message, lr_factor, train_run
 from train.spec import RunSpec
@@ -47,6 +48,16 @@ def _spec(root: Path, tmp: Path, **kw) -> RunSpec:
                 checkpoint_every=2, device="cpu")
     base.update(kw)
     return RunSpec(**base).validate()
+
+
+def _free_port() -> int:
+    """A TCP port no one listens on now (a fixed one collides with other test runs on the
+    machine, and the rendezvous then fails by chance)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def _weights(path: Path) -> dict[str, torch.Tensor]:
@@ -219,13 +230,16 @@ def test_divergence_message_does_not_advise_clipping_when_it_is_on(tmp_path):
 
 def test_two_processes_match_one_process(listops_root, tmp_path):
     spec = _spec(listops_root, tmp_path, epochs=1, model={"dropout": 0.0}, checkpoint_every=0)
-    (tmp_path / "spec.json").write_text(json.dumps(spec.to_dict()))
+    # the command runs in tmp_path, its project: the token cache it writes must lie inside
+    (tmp_path / "spec.json").write_text(json.dumps({**spec.to_dict(), "cache_dir": "cache"}))
     single = train_run(spec, tmp_path / "one", progress=False)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-           "--master_port=29517", "-m", "train", "run", "--spec", str(tmp_path / "spec.json"),
+           f"--master_port={_free_port()}", "-m", "train", "run", "--spec",
+           str(tmp_path / "spec.json"),
            "--out-dir", str(tmp_path / "two"), "--no-progress"]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env,
+                            cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     double = json.loads((tmp_path / "two" / "metrics.json").read_text())
     assert double["processes"] == 2
@@ -262,17 +276,17 @@ def test_tables_and_report(listops_root, tmp_path):
     assert "majority class" in md and "image: skipped, no data" in md
     inputs = ReportInputs(accuracy=files["accuracy"], runs=files["runs"], metrics=paths,
                           skipped={"image": "no data"})
-    report = write_report(inputs, tmp_path / "report.html").read_text()
-    assert "ListOps" in report and "official LRA, full scale, GPU" in report
-    assert "data:image/png;base64," in report  # training curves embedded
-    assert "image: skipped, no data" in report
-    assert "(n=2)" in report and "(1 seed)" not in report  # two seeds: mean ± std
+    report = parse_page(write_report(inputs, tmp_path / "report.html").read_text())
+    assert "ListOps" in report.text and "official LRA, full scale, GPU" in report.text
+    assert "data:image/png" in report.images  # training curves embedded
+    assert "image: skipped, no data" in report.text
+    assert "(n=2)" in report.text and "(1 seed)" not in report.text  # two seeds: mean ± std
 
 
 def test_spec_errors(tmp_path):
     with pytest.raises(ValueError, match=r"unknown key\(s\) \['lrr'\]"):
         RunSpec.from_dict({"task": "listops", "preset": "rmaat", "lrr": 1})
-    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+    with pytest.raises(ValueError, match="key 'epochs': must be >= 1"):
         RunSpec(task="listops", preset="rmaat", epochs=0).validate()
     with pytest.raises(FileNotFoundError):
         RunSpec.load(tmp_path / "none.json")
@@ -333,16 +347,18 @@ def test_report_sweep_and_job_benchmark_sections(tmp_path):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(header + f"{seconds}\t0:00:0{int(seconds)}\t{rss}\t-\t-\t-\t-\t-\t-\t1.5\n")
         files.append(path)
-    page = write_report(ReportInputs(sweep_tables=[sweep / "table.csv"], benchmarks=files),
-                        tmp_path / "report.html").read_text()
-    assert "coupling (2 points: 1 ok, 1 not saturated)" in page
-    assert "rise below 5 %" in page and "<th>RF(1, 4)</th>" in page and "sat_exp" in page
+    page = parse_page(write_report(ReportInputs(sweep_tables=[sweep / "table.csv"],
+                                                benchmarks=files),
+                                   tmp_path / "report.html").read_text())
+    assert "coupling (2 points: 1 ok, 1 not saturated)" in page.text
+    assert "rise below 5 %" in page.cells and "RF(1, 4)" in page.cells
+    assert "sat_exp" in page.cells
     from analysis.benchmarks import rule_benchmarks
 
     table = rule_benchmarks(files)
     assert list(table["rule"]) == ["simulate", "simulate", "train"]
     assert list(table["job"]) == ["a", "b", "listops/rmaat/seed0"]
-    assert "<td>simulate</td><td>2</td><td>5</td><td>3</td><td>150</td>" in page
+    assert ["simulate", "2", "5", "3", "150"] in [row[:5] for row in page.rows]
 
 
 def test_report_names_missing_or_foreign_inputs(tmp_path):

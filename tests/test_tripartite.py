@@ -19,6 +19,7 @@ from simulation.__main__ import main
 from simulation.standalone import compiler_available
 from simulation.tripartite import simulate, structure
 from tests.conftest import small_tripartite_params
+from tests.drawn import assert_drawn
 
 REPO = Path(__file__).resolve().parents[1]
 needs_compiler = pytest.mark.skipif(not compiler_available(), reason="no C++ compiler")
@@ -212,7 +213,17 @@ def test_cli_runs_and_plots_a_tripartite_condition(tmp_path):
     assert info["model"] == "tripartite" and info["target"] == "numpy"
     assert main(["plot", "--sim-dir", str(tmp_path / "sim"), "--out",
                  str(tmp_path / "traces.png")]) == 0
-    assert (tmp_path / "traces.png").stat().st_size > 20_000
+    assert_drawn(tmp_path / "traces.png")
+
+
+def _spawn(args: list[str], log: Path) -> tuple[subprocess.Popen, Path]:
+    """``python -m simulation <args>`` in the background, its output to the file ``log``: a
+    pipe that nobody reads while the test waits for the other process fills up and blocks
+    the writer (the compiler's output while it holds the build lock: a deadlock by chance).
+    """
+    with open(log, "w") as out:
+        return subprocess.Popen([sys.executable, "-m", "simulation", *args], stdout=out,
+                                stderr=subprocess.STDOUT), log
 
 
 @needs_compiler
@@ -223,12 +234,10 @@ def test_concurrent_jobs_share_one_compiled_project(default_run, cache, tmp_path
     for k, rate in enumerate(("2 Hz", "3 Hz")):
         params = _standalone(cache, protocol={"rate": rate})
         (tmp_path / f"p{k}.json").write_text(json.dumps(params))
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "simulation", "run", "--params", str(tmp_path / f"p{k}.json"),
-             "--out-dir", str(tmp_path / f"out{k}"), "--no-progress"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-    for proc in procs:
-        assert proc.wait(timeout=300) == 0, proc.stdout.read()[-2000:]
+        procs.append(_spawn(["run", "--params", str(tmp_path / f"p{k}.json"), "--out-dir",
+                             str(tmp_path / f"out{k}"), "--no-progress"], tmp_path / f"{k}.log"))
+    for proc, log in procs:
+        assert proc.wait(timeout=600) == 0, log.read_text()[-2000:]
     infos = [json.loads((tmp_path / f"out{k}" / "info.json").read_text()) for k in range(2)]
     assert {i["project"] for i in infos} == {default_run.info["project"]}
     assert all(i["compile_s"] == 0.0 for i in infos)
@@ -246,12 +255,11 @@ def test_two_processes_building_the_same_project_compile_it_once(tmp_path):
                                      protocol={"period": "0.2 s", "on_time": "0.1 s"})
     params["cache_dir"] = str(tmp_path / "cache")
     (tmp_path / "p.json").write_text(json.dumps(params))
-    procs = [subprocess.Popen(
-        [sys.executable, "-m", "simulation", "build", "--params", str(tmp_path / "p.json"),
-         "--out", str(tmp_path / f"build{k}.json")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for k in range(2)]
-    logs = [proc.communicate(timeout=300)[0] for proc in procs]
-    assert all(proc.returncode == 0 for proc in procs), logs
+    procs = [_spawn(["build", "--params", str(tmp_path / "p.json"), "--out",
+                     str(tmp_path / f"build{k}.json")], tmp_path / f"{k}.log") for k in range(2)]
+    codes = [proc.wait(timeout=600) for proc, _ in procs]
+    logs = [log.read_text() for _, log in procs]
+    assert codes == [0, 0], logs
     assert sum("compiling C++ standalone project" in log for log in logs) == 1, logs
     builds = [json.loads((tmp_path / f"build{k}.json").read_text()) for k in range(2)]
     assert builds[0]["project"] == builds[1]["project"]

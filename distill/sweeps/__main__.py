@@ -43,7 +43,15 @@ def _fit_point(args: argparse.Namespace) -> int:
 
 def _aggregate(args: argparse.Namespace) -> int:
     points = args.sweep_dir / "points"
-    point_dirs = sorted(p for p in points.iterdir() if p.is_dir()) if points.is_dir() else []
+    if args.fits:  # the sweep's points as its config names them (the workflow's way)
+        missing = [str(f) for f in args.fits if not f.is_file()]
+        if missing:
+            print(f"error: fit file(s) {missing} do not exist; run fit-point first",
+                  file=sys.stderr)
+            return 2
+        point_dirs = sorted({f.parent for f in args.fits})
+    else:  # by hand: every folder under points/ (also those a larger sweep left there)
+        point_dirs = sorted(p for p in points.iterdir() if p.is_dir()) if points.is_dir() else []
     if not point_dirs:
         print(f"error: no points under {points}", file=sys.stderr)
         return 2
@@ -96,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="results/sweeps/NAME (holding points/*/fit.json and readout.csv)")
     ag.add_argument("--segments", type=int, nargs="+", default=[4, 8, 16],
                     help="segment counts T of the RF(t, T) columns and plots")
+    ag.add_argument("--fits", type=Path, nargs="+", default=None, metavar="FIT_JSON",
+                    help="the fit.json of every point to aggregate (the workflow passes the "
+                    "sweep's points; default: every folder under SWEEP_DIR/points, including "
+                    "points an earlier, larger sweep left there)")
     ag.add_argument("--heatmap-only", action="store_true",
                     help="only write heatmap.png (two-parameter sweeps) from the points")
     ag.set_defaults(run=_aggregate)

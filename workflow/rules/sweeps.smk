@@ -131,13 +131,14 @@ rule sweep_aggregate:
         "logs/sweep_aggregate/{sweep}.log",
     shell:
         "{params.python} -m distill.sweeps aggregate --sweep-dir results/sweeps/{wildcards.sweep} "
-        "--segments {params.segments} > {log} 2>&1"
+        "--segments {params.segments} --fits {input.fits} > {log} 2>&1"
 
 
 rule sweep_heatmap:
     """Heat maps of a two-parameter sweep (t63, plateau, RF(1, T))."""
     input:
-        rules.sweep_aggregate.output.table,
+        table=rules.sweep_aggregate.output.table,
+        fits=rules.sweep_aggregate.input.fits,
     output:
         report(
             "results/sweeps/{sweep}/heatmap.png",
@@ -152,4 +153,4 @@ rule sweep_heatmap:
         "logs/sweep_heatmap/{sweep}.log",
     shell:
         "{params.python} -m distill.sweeps aggregate --sweep-dir results/sweeps/{wildcards.sweep} "
-        "--segments {params.segments} --heatmap-only > {log} 2>&1"
+        "--segments {params.segments} --fits {input.fits} --heatmap-only > {log} 2>&1"
