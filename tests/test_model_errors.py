@@ -45,7 +45,7 @@ def test_unknown_argument_and_bad_values(rf_path):
     with pytest.raises(ValueError, match=r"d_model \(8\) must be divisible by n_heads \(3\)"):
         build_model("rmt", **{**ARGS, "n_heads": 3})
     with pytest.raises(ValueError, match="rf_mode must be one of scalar, none, gated, delta, "
-                                         "streaming; got 'learned'"):
+                                         "streaming, accumulate; got 'learned'"):
         build_model("rmaat", **ARGS, retention=rf_path, rf_mode="learned")
     with pytest.raises(ValueError, match="rf_mode='scalar' with rf_schedule='bio' needs "
                                          "retention="):
