@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from model.blocks import Block, sinusoidal_positions
 from model.config import ModelConfig
 from model.heads import ClassifierHead, DualEncoderHead
+from model.init import init_parameters
 from model.presets import model_config
 from model.recurrence import RFTable, SegmentPlan, plan_segments
 from model.retention import compress_memory
@@ -36,11 +37,22 @@ State = tuple[Tensor, Tensor]  # (memory [B', M, D], readout features [B', F])
 class SegmentClassifier(nn.Module):
     """Segment-recurrent (or whole-sequence) classifier; ``forward`` is full BPTT."""
 
-    def __init__(self, config: ModelConfig, schedule: RetentionSchedule | None = None) -> None:
+    def __init__(self, config: ModelConfig, schedule: RetentionSchedule | None = None,
+                 init_seed: int | None = None) -> None:
         """``schedule``: the loaded retention file, exactly when ``config.needs_retention_file``
-        (``model.build_model`` loads it from ``config.retention`` when not given)."""
+        (``model.build_model`` loads it from ``config.retention`` when not given).
+
+        ``init_seed``: every parameter is drawn from a generator keyed by (init_seed, its
+        name) (``model.init``), so models that share a parameter start with the same value of
+        it. None: one number is drawn from the global torch RNG (so ``torch.manual_seed``
+        before building still fixes the weights); building advances the global RNG by that
+        one draw only, whatever the architecture.
+        """
         super().__init__()
         self.config = config.validate()
+        if init_seed is None:
+            init_seed = int(torch.randint(0, 2**62, (1,)))
+        rng = torch.get_rng_state()  # module constructors draw; init_parameters redraws
         d = config.d_model
         self.rf_table = RFTable(config, schedule)  # ValueError if the schedule does not fit
         self.embed = nn.Embedding(config.vocab_size, d)
@@ -48,8 +60,9 @@ class SegmentClassifier(nn.Module):
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
         # Final LayerNorm of a pre-norm stack; a post-norm block already ends in one.
         self.norm = nn.LayerNorm(d) if config.norm == "pre" else nn.Identity()
-        # Learned initial memory mem_1 (special optimiser group), [M, D].
-        self.memory_init = nn.Parameter(0.02 * torch.randn(config.mem_tokens, d))
+        # Learned initial memory mem_1 (special optimiser group), [M, D]; N(0, 0.02^2)
+        # (model.init).
+        self.memory_init = nn.Parameter(torch.zeros(config.mem_tokens, d))
         if config.uses_rf and config.rf_schedule == "learned":
             # One factor per segment, RF_t = softplus(rf_learned[t]) > 0 (special group, no
             # weight decay), initialised to the flat schedule 1 / rf_segments: it starts from
@@ -61,11 +74,12 @@ class SegmentClassifier(nn.Module):
         self.feature_dim = 2 * d if config.readout == "both" else d
         head = DualEncoderHead if config.dual_encoder else ClassifierHead
         self.head = head(self.feature_dim, d, config.num_classes, config.dropout)
-        # Unit-variance token embeddings, the same scale as the sinusoidal positions (RMS
-        # 0.71 per channel). With GPT-2's std 0.02 the positions drown the tokens by ~35x
-        # and pixel tasks stayed at chance for hundreds of steps (README, "The default
-        # experiment").
-        nn.init.normal_(self.embed.weight, std=1.0)
+        # Every parameter drawn from its own generator (model.init). Token embeddings are
+        # N(0, 1), the same scale as the sinusoidal positions (RMS 0.71 per channel). With
+        # GPT-2's std 0.02 the positions drown the tokens by ~35x and pixel tasks stayed at
+        # chance for hundreds of steps (README, "The default experiment").
+        torch.set_rng_state(rng)
+        init_parameters(self, init_seed)
 
     # --- pieces used by the drivers -------------------------------------------------------
     def plan(self, tokens: Tensor, mask: Tensor | None = None) -> SegmentPlan:
@@ -152,14 +166,16 @@ class SegmentClassifier(nn.Module):
         return self.logits(plan, state)
 
 
-def build_model(preset: str, schedule: RetentionSchedule | None = None,
-                **kwargs: Any) -> SegmentClassifier:
+def build_model(preset: str, schedule: RetentionSchedule | None = None, *,
+                init_seed: int | None = None, **kwargs: Any) -> SegmentClassifier:
     """Build one of :data:`model.presets.PRESETS`; keyword arguments are :class:`ModelConfig`
     fields.
 
     ``schedule``: the retention file loaded by :func:`pipeline.retention.load_retention`
     (the training code loads it once and passes it); when None and the config reads RF
     factors from a file, it is loaded from ``retention`` through the same loader.
+    ``init_seed``: seed of the initial weights, keyed per parameter name (``model.init``;
+    None: drawn from the global torch RNG).
     Example: ``build_model("rmaat", vocab_size=V, num_classes=C, d_model=128, n_layers=2,
     n_heads=4, segment_len=256, num_mem_tokens=8, dropout=0.1, retention="rf.json",
     rf_segments=16)`` (rf_segments = ceil(seq_len / segment_len) of the task).
@@ -168,7 +184,7 @@ def build_model(preset: str, schedule: RetentionSchedule | None = None,
     config = model_config(preset, **kwargs)
     if schedule is None and config.needs_retention_file:
         schedule = load_retention(config.retention)
-    return SegmentClassifier(config, schedule)
+    return SegmentClassifier(config, schedule, init_seed=init_seed)
 
 
 def check_labels(net: SegmentClassifier, labels: object, batch: int) -> Tensor:

@@ -95,7 +95,7 @@ def build_run_model(spec: RunSpec, device: torch.device) -> torch.nn.Module:
     schedule = None
     if preset_needs_retention(spec.preset, overrides) and overrides.get("retention"):
         schedule = load_retention(overrides["retention"])
-    net = build_model(spec.preset, schedule, vocab_size=task.vocab_size,
+    net = build_model(spec.preset, schedule, init_seed=spec.seed, vocab_size=task.vocab_size,
                       num_classes=task.num_classes, **overrides)
     return net.to(device)
 
