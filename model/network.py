@@ -19,7 +19,6 @@ import math
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from model.blocks import Block, sinusoidal_positions
@@ -64,13 +63,15 @@ class SegmentClassifier(nn.Module):
         # (model.init).
         self.memory_init = nn.Parameter(torch.zeros(config.mem_tokens, d))
         if config.uses_rf and config.rf_schedule == "learned":
-            # One factor per segment, RF_t = softplus(rf_learned[t]) > 0 (special group, no
-            # weight decay), initialised to the flat schedule 1 / rf_segments: it starts from
-            # the paper's normalisation (factors summing to 1 over the task's T) without any
-            # biological shape, so whatever shape it ends with was learned.
-            flat = 1.0 / config.rf_segments
+            # One factor per segment in log space, RF_t = exp(rf_learned[t]) > 0 (own
+            # optimiser group with its own learning rate, rf_lr; no weight decay),
+            # initialised to the flat schedule 1 / rf_segments: it starts from the paper's
+            # normalisation (factors summing to 1 over the task's T) without any biological
+            # shape, so whatever shape it ends with was learned. In log space an Adam step
+            # of size lr changes a factor by the same *relative* amount whatever its size,
+            # so both the scale and the shape (ratios between segments) can move.
             self.rf_learned = nn.Parameter(
-                torch.full((config.rf_segments,), flat + math.log(-math.expm1(-flat))))
+                torch.full((config.rf_segments,), -math.log(config.rf_segments)))
         self.feature_dim = 2 * d if config.readout == "both" else d
         head = DualEncoderHead if config.dual_encoder else ClassifierHead
         self.head = head(self.feature_dim, d, config.num_classes, config.dropout)
@@ -136,10 +137,35 @@ class SegmentClassifier(nn.Module):
     def _rf(self, plan: SegmentPlan, t: int) -> tuple[Tensor, Tensor]:
         """(RF(t, T), RF(1, T)) per row [B']: from the plan, or the learned factors."""
         if hasattr(self, "rf_learned"):
-            f = F.softplus(self.rf_learned)
+            f = self.rf_learned.exp()
             rows = plan.rf.shape[0]
             return f[t].expand(rows), f[0].expand(rows)
         return plan.rf[:, t], plan.rf_first
+
+    @torch.no_grad()
+    def rf_factors(self, initial: bool = False) -> list[float] | None:
+        """RF(t, T) for t = 1..T, T = ``rf_segments``, as plain floats (dimensionless): what
+        the model applies now (learned factors: their current values; ``initial``: their
+        value at initialisation, the flat 1/T), the retention file's RF(., T) for ``bio``,
+        1/T for ``flat``, s(1..T) for ``streaming``. None when no RF is applied or T is
+        unknown (rf_segments unset) or, for ``bio`` with rf_T 'per_sample', not in the file.
+        In ``gated`` mode the model applies RF(t, T) / RF(1, T) of these."""
+        config = self.config
+        if not config.uses_rf or config.rf_segments is None:
+            return None
+        n = config.rf_segments
+        if hasattr(self, "rf_learned"):
+            values = (torch.full((n,), 1.0 / n, dtype=torch.float64) if initial
+                      else self.rf_learned.detach().double().exp())
+            return [float(v) for v in values.cpu()]
+        if config.rf_schedule == "flat":
+            return [1.0 / n] * n
+        schedule = self.rf_table.schedule
+        if config.rf_mode == "streaming":
+            return [float(v) for v in schedule.streaming_factors(n)]
+        if n not in schedule.schedules:
+            return None
+        return [float(v) for v in schedule.factors(n)]
 
     def logits(self, plan: SegmentPlan, state: State) -> Tensor:
         """Head on the readout features: [B, C] (pairs combined for the dual encoder)."""

@@ -101,8 +101,11 @@ def test_flat_and_learned_schedules(retention):
     with torch.no_grad():
         learned.rf_learned[2] = 3.0
     rf, first = learned._rf(plan, 2)
-    expected = torch.nn.functional.softplus(torch.tensor(3.0, dtype=torch.float64))
+    expected = torch.tensor(3.0, dtype=torch.float64).exp()  # log-space factors
     assert torch.allclose(rf, expected.expand(2)) and not torch.allclose(first, rf)
+    assert torch.allclose(first, torch.full((2,), 1 / 7, dtype=torch.float64))
+    assert learned.rf_factors()[2] == pytest.approx(float(expected))
+    assert learned.rf_factors(initial=True) == pytest.approx([1 / 7] * 7)
 
 
 def test_streaming_runs_far_beyond_the_retention_file(tmp_path):

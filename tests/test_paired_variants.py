@@ -147,7 +147,7 @@ def test_initial_weights_follow_pytorchs_default_distributions():
     g = torch.Generator().manual_seed(module_seed(31, "memory_init"))
     assert torch.equal(net.memory_init, MEMORY_INIT_STD * torch.randn(3, 16, generator=g))
     # deterministic parameters keep their constructed values
-    assert torch.allclose(torch.nn.functional.softplus(net.rf_learned), torch.full((4,), 0.25))
+    assert torch.allclose(net.rf_learned.exp(), torch.full((4,), 0.25))
     assert torch.equal(net.blocks[0].attn.alpha, torch.full((2,), 0.25))
     bound = 1 / math.sqrt(16)
     assert net.blocks[0].attn.qkv.weight.abs().max() <= bound

@@ -162,7 +162,7 @@ def _train(spec: RunSpec, out: Path, device: torch.device, info: DistInfo, progr
     if spec.compile:
         net.compile()
     opt = torch.optim.AdamW(param_groups(net, lr=spec.lr, weight_decay=spec.weight_decay,
-                                         special_lr=spec.special_lr))
+                                         special_lr=spec.special_lr, rf_lr=spec.rf_lr))
     steps_per_epoch = len(epoch_batches(train_set, spec.batch_size, spec.seed, 0, spec.bucket))
     if steps_per_epoch == 0:
         raise ValueError(f"{spec.run_id}: {len(train_set)} training examples do not fill one "
@@ -303,6 +303,9 @@ def _train(spec: RunSpec, out: Path, device: torch.device, info: DistInfo, progr
             "tokens_per_s": sum(r["tokens_per_s"] for r in state["history"]) / len(
                 state["history"]),
             "train_wall_s": state["wall_s"], "data_note": spec.data_note, "inputs": inputs,
+            # RF(t, T), t = 1..T, that the tested model applies and that it started from (the
+            # same unless rf_schedule is learned); None without RF
+            "rf_factors_final": net.rf_factors(), "rf_factors_initial": net.rf_factors(True),
         }
         atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
     barrier(info)

@@ -11,6 +11,10 @@ from typing import Any
 
 from model.presets import resolved_settings
 
+#: Default learning rate of the learned retention factors (rf_schedule 'learned'); measured by
+#: benchmarks/probe_rf_learned.py (model/README.md, "Where RF(t, T) comes from").
+RF_LR = 0.1
+
 
 @dataclass
 class RunSpec:
@@ -35,6 +39,7 @@ class RunSpec:
     eval_batch_size: int = 64
     lr: float = 1e-3
     special_lr: float = 1e-3  # astrocyte/memory parameters (own group, no weight decay)
+    rf_lr: float = RF_LR  # learned retention factors (log space; own group, no weight decay)
     weight_decay: float = 0.01
     warmup_frac: float = 0.1  # share of all steps with linear warm-up
     grad_clip: float = 1.0  # max global gradient norm (0 = off)
@@ -50,7 +55,7 @@ class RunSpec:
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"run spec: {name} must be a positive integer, "
                                  f"got {getattr(self, name)!r}")
-        for name in ("lr", "special_lr"):
+        for name in ("lr", "special_lr", "rf_lr"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"run spec: {name} must be positive, got {getattr(self, name)!r}")
         if not 0 <= self.warmup_frac < 1:
