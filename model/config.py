@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 ATTENTIONS = ("softmax", "linear", "astromorphic")
-RF_MODES = ("scalar", "none", "gated", "delta", "streaming")
+RF_MODES = ("scalar", "none", "gated", "delta", "streaming", "accumulate")
 RF_SCHEDULES = ("bio", "flat", "learned")
 RF_T = ("fixed", "per_sample")
 MEMORY_HANDOFFS = ("residual", "normed")

@@ -19,12 +19,12 @@ import math
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from model.blocks import Block, sinusoidal_positions
 from model.config import ModelConfig
 from model.heads import ClassifierHead, DualEncoderHead
+from model.init import init_parameters
 from model.presets import model_config
 from model.recurrence import RFTable, SegmentPlan, plan_segments
 from model.retention import compress_memory
@@ -36,11 +36,22 @@ State = tuple[Tensor, Tensor]  # (memory [B', M, D], readout features [B', F])
 class SegmentClassifier(nn.Module):
     """Segment-recurrent (or whole-sequence) classifier; ``forward`` is full BPTT."""
 
-    def __init__(self, config: ModelConfig, schedule: RetentionSchedule | None = None) -> None:
+    def __init__(self, config: ModelConfig, schedule: RetentionSchedule | None = None,
+                 init_seed: int | None = None) -> None:
         """``schedule``: the loaded retention file, exactly when ``config.needs_retention_file``
-        (``model.build_model`` loads it from ``config.retention`` when not given)."""
+        (``model.build_model`` loads it from ``config.retention`` when not given).
+
+        ``init_seed``: every parameter is drawn from a generator keyed by (init_seed, its
+        name) (``model.init``), so models that share a parameter start with the same value of
+        it. None: one number is drawn from the global torch RNG (so ``torch.manual_seed``
+        before building still fixes the weights); building advances the global RNG by that
+        one draw only, whatever the architecture.
+        """
         super().__init__()
         self.config = config.validate()
+        if init_seed is None:
+            init_seed = int(torch.randint(0, 2**62, (1,)))
+        rng = torch.get_rng_state()  # module constructors draw; init_parameters redraws
         d = config.d_model
         self.rf_table = RFTable(config, schedule)  # ValueError if the schedule does not fit
         self.embed = nn.Embedding(config.vocab_size, d)
@@ -48,24 +59,28 @@ class SegmentClassifier(nn.Module):
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
         # Final LayerNorm of a pre-norm stack; a post-norm block already ends in one.
         self.norm = nn.LayerNorm(d) if config.norm == "pre" else nn.Identity()
-        # Learned initial memory mem_1 (special optimiser group), [M, D].
-        self.memory_init = nn.Parameter(0.02 * torch.randn(config.mem_tokens, d))
+        # Learned initial memory mem_1 (special optimiser group), [M, D]; N(0, 0.02^2)
+        # (model.init).
+        self.memory_init = nn.Parameter(torch.zeros(config.mem_tokens, d))
         if config.uses_rf and config.rf_schedule == "learned":
-            # One factor per segment, RF_t = softplus(rf_learned[t]) > 0 (special group, no
-            # weight decay), initialised to the flat schedule 1 / rf_segments: it starts from
-            # the paper's normalisation (factors summing to 1 over the task's T) without any
-            # biological shape, so whatever shape it ends with was learned.
-            flat = 1.0 / config.rf_segments
+            # One factor per segment in log space, RF_t = exp(rf_learned[t]) > 0 (own
+            # optimiser group with its own learning rate, rf_lr; no weight decay),
+            # initialised to the flat schedule 1 / rf_segments: it starts from the paper's
+            # normalisation (factors summing to 1 over the task's T) without any biological
+            # shape, so whatever shape it ends with was learned. In log space an Adam step
+            # of size lr changes a factor by the same *relative* amount whatever its size,
+            # so both the scale and the shape (ratios between segments) can move.
             self.rf_learned = nn.Parameter(
-                torch.full((config.rf_segments,), flat + math.log(-math.expm1(-flat))))
+                torch.full((config.rf_segments,), -math.log(config.rf_segments)))
         self.feature_dim = 2 * d if config.readout == "both" else d
         head = DualEncoderHead if config.dual_encoder else ClassifierHead
         self.head = head(self.feature_dim, d, config.num_classes, config.dropout)
-        # Unit-variance token embeddings, the same scale as the sinusoidal positions (RMS
-        # 0.71 per channel). With GPT-2's std 0.02 the positions drown the tokens by ~35x
-        # and pixel tasks stayed at chance for hundreds of steps (README, "The default
-        # experiment").
-        nn.init.normal_(self.embed.weight, std=1.0)
+        # Every parameter drawn from its own generator (model.init). Token embeddings are
+        # N(0, 1), the same scale as the sinusoidal positions (RMS 0.71 per channel). With
+        # GPT-2's std 0.02 the positions drown the tokens by ~35x and pixel tasks stayed at
+        # chance for hundreds of steps (README, "The default experiment").
+        torch.set_rng_state(rng)
+        init_parameters(self, init_seed)
 
     # --- pieces used by the drivers -------------------------------------------------------
     def plan(self, tokens: Tensor, mask: Tensor | None = None) -> SegmentPlan:
@@ -122,10 +137,35 @@ class SegmentClassifier(nn.Module):
     def _rf(self, plan: SegmentPlan, t: int) -> tuple[Tensor, Tensor]:
         """(RF(t, T), RF(1, T)) per row [B']: from the plan, or the learned factors."""
         if hasattr(self, "rf_learned"):
-            f = F.softplus(self.rf_learned)
+            f = self.rf_learned.exp()
             rows = plan.rf.shape[0]
             return f[t].expand(rows), f[0].expand(rows)
         return plan.rf[:, t], plan.rf_first
+
+    @torch.no_grad()
+    def rf_factors(self, initial: bool = False) -> list[float] | None:
+        """RF(t, T) for t = 1..T, T = ``rf_segments``, as plain floats (dimensionless): what
+        the model applies now (learned factors: their current values; ``initial``: their
+        value at initialisation, the flat 1/T), the retention file's RF(., T) for ``bio``,
+        1/T for ``flat``, s(1..T) for ``streaming``. None when no RF is applied or T is
+        unknown (rf_segments unset) or, for ``bio`` with rf_T 'per_sample', not in the file.
+        In ``gated`` mode the model applies RF(t, T) / RF(1, T) of these."""
+        config = self.config
+        if not config.uses_rf or config.rf_segments is None:
+            return None
+        n = config.rf_segments
+        if hasattr(self, "rf_learned"):
+            values = (torch.full((n,), 1.0 / n, dtype=torch.float64) if initial
+                      else self.rf_learned.detach().double().exp())
+            return [float(v) for v in values.cpu()]
+        if config.rf_schedule == "flat":
+            return [1.0 / n] * n
+        schedule = self.rf_table.schedule
+        if config.rf_mode == "streaming":
+            return [float(v) for v in schedule.streaming_factors(n)]
+        if n not in schedule.schedules:
+            return None
+        return [float(v) for v in schedule.factors(n)]
 
     def logits(self, plan: SegmentPlan, state: State) -> Tensor:
         """Head on the readout features: [B, C] (pairs combined for the dual encoder)."""
@@ -152,14 +192,16 @@ class SegmentClassifier(nn.Module):
         return self.logits(plan, state)
 
 
-def build_model(preset: str, schedule: RetentionSchedule | None = None,
-                **kwargs: Any) -> SegmentClassifier:
+def build_model(preset: str, schedule: RetentionSchedule | None = None, *,
+                init_seed: int | None = None, **kwargs: Any) -> SegmentClassifier:
     """Build one of :data:`model.presets.PRESETS`; keyword arguments are :class:`ModelConfig`
     fields.
 
     ``schedule``: the retention file loaded by :func:`pipeline.retention.load_retention`
     (the training code loads it once and passes it); when None and the config reads RF
     factors from a file, it is loaded from ``retention`` through the same loader.
+    ``init_seed``: seed of the initial weights, keyed per parameter name (``model.init``;
+    None: drawn from the global torch RNG).
     Example: ``build_model("rmaat", vocab_size=V, num_classes=C, d_model=128, n_layers=2,
     n_heads=4, segment_len=256, num_mem_tokens=8, dropout=0.1, retention="rf.json",
     rf_segments=16)`` (rf_segments = ceil(seq_len / segment_len) of the task).
@@ -168,7 +210,7 @@ def build_model(preset: str, schedule: RetentionSchedule | None = None,
     config = model_config(preset, **kwargs)
     if schedule is None and config.needs_retention_file:
         schedule = load_retention(config.retention)
-    return SegmentClassifier(config, schedule)
+    return SegmentClassifier(config, schedule, init_seed=init_seed)
 
 
 def check_labels(net: SegmentClassifier, labels: object, batch: int) -> Tensor:

@@ -12,11 +12,17 @@ RF modes (how mem'_{t+1}, the memory output of segment t, becomes the next memor
     gated      mem_{t+1} = mem_t + rho_t (mem'_{t+1} - mem_t),   rho_t = RF(t, T) / RF(1, T)
     delta      mem_{t+1} = mem_t + RF(t, T) (mem'_{t+1} - mem_t)
     streaming  mem_{t+1} = mem_t + s(t) (mem'_{t+1} - mem_t)          (no T needed)
+    accumulate mem_{t+1} = mem_t + RF(t, T) * mem'_{t+1}
 
 ``gated`` is our alternative (not the paper's): the schedule's shape decides how much each
 segment may overwrite the memory (rho_1 = 1, later segments write less as LTP saturates), but
 the memory stays a convex blend of O(1) states, so its scale does not shrink like 1/T as in
 ``scalar`` mode, and a model can be evaluated at a T other than the one it was trained on.
+
+``accumulate`` is the reading in which "the factors sum to 1" constrains the memory: after
+segment t the memory is mem_1 + sum_{u <= t} RF(u, T) mem'_{u+1} (mem_1 the learned initial
+memory), so after all T segments the part written by the segments is a convex combination of
+their memory outputs with the schedule's weights, on top of the initial memory.
 """
 
 from __future__ import annotations
@@ -55,6 +61,8 @@ def compress_memory(mode: str, new_mem: Tensor, old_mem: Tensor, rf: Tensor,
     if mode == "gated":
         rho = rf / rf_first.reshape(-1, 1, 1)
         return old_mem + rho * (new_mem - old_mem)
+    if mode == "accumulate":
+        return old_mem + rf * new_mem
     # delta or streaming: ModelConfig.validate allows no other mode
     return old_mem + rf * (new_mem - old_mem)
 

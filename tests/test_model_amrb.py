@@ -37,14 +37,21 @@ def bptt_grads(net, tokens, mask, labels, seed):
     torch.manual_seed(seed)
     loss = F.cross_entropy(net(tokens, mask), labels)
     loss.backward()
-    return float(loss.detach()), {n: p.grad.clone() for n, p in net.named_parameters()}
+    return float(loss.detach()), grads_of(net)
 
 
 def driver_grads(driver, net, tokens, mask, labels, seed):
     net.zero_grad(set_to_none=True)
     torch.manual_seed(seed)
     loss = driver(net, tokens, labels, mask)
-    return loss, {n: p.grad.clone() for n, p in net.named_parameters()}
+    return loss, grads_of(net)
+
+
+def grads_of(net):
+    """.grad of every parameter (zeros for one that got none: a learned factor of the last
+    segment, whose memory output is handed to no segment)."""
+    return {n: p.grad.clone() if p.grad is not None else torch.zeros_like(p)
+            for n, p in net.named_parameters()}
 
 
 def max_relative_difference(a, b):
@@ -75,6 +82,26 @@ def test_driver_gradients_equal_bptt(preset, n_segments, driver, retention):
     # dropout is active (another seed gives other gradients)
     assert ref["memory_init"].abs().max() > 0 and ref["embed.weight"].abs().max() > 0
     _, other = bptt_grads(net, tokens, mask, labels, seed=321)
+    assert max_relative_difference(other, ref) > 1e-4
+
+
+@pytest.mark.parametrize("schedule", ["bio", "flat", "learned"])
+@pytest.mark.parametrize("n_segments", [1, 2, 8])
+@pytest.mark.parametrize("driver", [amrb_backward, checkpoint_backward],
+                         ids=["amrb", "checkpoint"])
+def test_accumulate_gradients_equal_bptt(schedule, n_segments, driver, retention):
+    """rf_mode accumulate (mem_{t+1} = mem_t + RF(t, T) mem'_{t+1}) is exact under every
+    driver, like the other readings."""
+    net = small("rmaat", retention, rf_mode="accumulate", rf_schedule=schedule)
+    tokens, mask, labels = batch(n_segments)
+    loss_ref, ref = bptt_grads(net, tokens, mask, labels, seed=77)
+    loss, got = driver_grads(driver, net, tokens, mask, labels, seed=77)
+    assert loss == pytest.approx(loss_ref, rel=1e-12)
+    assert max_relative_difference(got, ref) <= 1e-8
+    assert ref["memory_init"].abs().max() > 0
+    if schedule == "learned" and n_segments > 1:  # factors of segments 1..T-1 are trained
+        assert ref["rf_learned"][:n_segments - 1].abs().min() > 0
+    _, other = bptt_grads(net, tokens, mask, labels, seed=78)  # dropout is on
     assert max_relative_difference(other, ref) > 1e-4
 
 
@@ -113,11 +140,12 @@ def test_amrb_dual_encoder_and_learned_alpha(retention):
 # schedule x T (with the presets' own defaults in the test above).
 COMBOS = [
     ("rmaat", {"rf_mode": mode, "memory_handoff": handoff, "norm": norm})
-    for mode in ("scalar", "none", "gated", "delta", "streaming")
+    for mode in ("scalar", "none", "gated", "delta", "streaming", "accumulate")
     for handoff in ("residual", "normed") for norm in ("pre", "post")
 ] + [
     ("rmaat", {"rf_mode": mode, "rf_schedule": schedule, "rf_T": rf_t})
-    for mode in ("scalar", "gated", "delta") for schedule in ("bio", "flat", "learned")
+    for mode in ("scalar", "gated", "delta", "accumulate")
+    for schedule in ("bio", "flat", "learned")
     for rf_t in ("fixed", "per_sample")
 ] + [
     ("rmaat", {"astro_m": 100.0}), ("rmaat", {"learn_alpha": True, "norm": "post"}),

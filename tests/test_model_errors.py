@@ -45,7 +45,7 @@ def test_unknown_argument_and_bad_values(rf_path):
     with pytest.raises(ValueError, match=r"d_model \(8\) must be divisible by n_heads \(3\)"):
         build_model("rmt", **{**ARGS, "n_heads": 3})
     with pytest.raises(ValueError, match="rf_mode must be one of scalar, none, gated, delta, "
-                                         "streaming; got 'learned'"):
+                                         "streaming, accumulate; got 'learned'"):
         build_model("rmaat", **ARGS, retention=rf_path, rf_mode="learned")
     with pytest.raises(ValueError, match="rf_mode='scalar' with rf_schedule='bio' needs "
                                          "retention="):
@@ -174,11 +174,16 @@ def test_param_groups_special_parameters(net):
     assert special == {id(named[n]) for n in ("memory_init", "blocks.0.attn.alpha",
                                               "blocks.0.attn.astro_decay")}
     learned = build_model("rmaat", **ARGS, rf_schedule="learned")
-    groups_l = {g["name"]: g for g in param_groups(learned, lr=1e-3, weight_decay=0.1)}
-    assert any(p is learned.rf_learned for p in groups_l["special"]["params"])
-    # initialised to the flat schedule 1 / rf_segments
-    assert torch.allclose(torch.nn.functional.softplus(learned.rf_learned),
-                          torch.full((3,), 1 / 3))
+    groups_l = {g["name"]: g for g in param_groups(learned, lr=1e-3, weight_decay=0.1,
+                                                   special_lr=1e-4, rf_lr=0.05)}
+    # the learned factors have a group of their own: rf_lr, no weight decay
+    assert [p is learned.rf_learned for p in groups_l["rf"]["params"]] == [True]
+    assert groups_l["rf"]["lr"] == 0.05 and groups_l["rf"]["weight_decay"] == 0.0
+    assert not any(p is learned.rf_learned for p in groups_l["special"]["params"])
+    assert param_groups(learned, 1e-3, 0.1, special_lr=1e-4)[-1]["lr"] == 1e-4  # default
+    # log space, initialised to the flat schedule 1 / rf_segments
+    assert torch.allclose(learned.rf_learned.exp(), torch.full((3,), 1 / 3))
+    assert learned.rf_factors() == pytest.approx([1 / 3] * 3)
     assert groups["special"]["lr"] == 1e-4 and groups["special"]["weight_decay"] == 0.0
     assert groups["no_decay"]["weight_decay"] == 0.0 and groups["decay"]["weight_decay"] == 0.1
     every = [id(p) for g in groups.values() for p in g["params"]]

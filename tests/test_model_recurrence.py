@@ -101,8 +101,11 @@ def test_flat_and_learned_schedules(retention):
     with torch.no_grad():
         learned.rf_learned[2] = 3.0
     rf, first = learned._rf(plan, 2)
-    expected = torch.nn.functional.softplus(torch.tensor(3.0, dtype=torch.float64))
+    expected = torch.tensor(3.0, dtype=torch.float64).exp()  # log-space factors
     assert torch.allclose(rf, expected.expand(2)) and not torch.allclose(first, rf)
+    assert torch.allclose(first, torch.full((2,), 1 / 7, dtype=torch.float64))
+    assert learned.rf_factors()[2] == pytest.approx(float(expected))
+    assert learned.rf_factors(initial=True) == pytest.approx([1 / 7] * 7)
 
 
 def test_streaming_runs_far_beyond_the_retention_file(tmp_path):
@@ -124,6 +127,32 @@ def test_streaming_runs_far_beyond_the_retention_file(tmp_path):
         small("rmaat", path, rf_mode="delta")
     with pytest.raises(ValueError, match="an input has T=16 segments"):
         small("rmaat", path, rf_mode="delta", rf_segments=4)(tokens)
+
+
+def test_accumulate_adds_the_weighted_memory_outputs_to_the_initial_memory(retention):
+    """rf_mode accumulate: mem_{t+1} = mem_t + RF(t, T) mem'_{t+1}, so the memory entering
+    segment t+1 is mem_1 (the learned initial memory) + sum_{u<=t} RF(u, T) mem'_{u+1}."""
+    new, old = torch.randn(2, 3, 4), torch.randn(2, 3, 4)
+    rf, first = torch.tensor([0.2, 1.0]), torch.tensor([0.4, 0.5])
+    out = compress_memory("accumulate", new, old, rf, first)
+    assert torch.allclose(out[0], old[0] + 0.2 * new[0])
+    assert torch.allclose(out[1], old[1] + new[1])  # factor 1 adds, does not overwrite
+    net = small("rmaat", retention, rf_mode="accumulate")
+    schedule = load_retention(retention).factors(7)
+    tokens = torch.randint(0, VOCAB, (2, 23))
+    mask = torch.ones(2, 23, dtype=torch.bool)
+    mask[1, 11:] = False  # T_b = 5, 3
+    plan = net.plan(tokens, mask)
+    state = net.initial_state(plan)
+    written = torch.zeros_like(state[0])
+    for t in range(plan.num_segments):
+        handed = net.norm(net.encode_segment(plan, t, state[0], last_rows=3)[:, :3])
+        for b, t_b in enumerate(plan.n_segments.tolist()):
+            if t < t_b:
+                written[b] += schedule[t] * handed[b]
+        state = net.step(plan, t, state)
+        expected = net.memory_init.expand(2, -1, -1) + written
+        assert torch.allclose(state[0], expected, rtol=1e-12, atol=1e-14), t
 
 
 def test_gated_rf_blends_old_and_new_memory():
@@ -151,6 +180,10 @@ CASES = [(p, {}) for p in PRESETS] + [
     ("rmaat", {"rf_mode": "streaming", "dual_encoder": True}),
     ("rmaat", {"rf_schedule": "flat", "norm": "post"}),
     ("rmaat", {"rf_schedule": "learned", "rf_mode": "delta", "rf_T": "per_sample"}),
+    ("rmaat", {"rf_mode": "accumulate"}),
+    ("rmaat", {"rf_mode": "accumulate", "rf_T": "per_sample", "memory_handoff": "residual"}),
+    ("rmaat", {"rf_mode": "accumulate", "rf_schedule": "learned"}),
+    ("rmaat", {"rf_mode": "accumulate", "rf_schedule": "flat", "dual_encoder": True}),
     ("rmaat", {"astro_m": 50.0, "rf_mode": "none"}),
     ("rmt", {"norm": "post"}),
     ("rlt", {"memory_handoff": "residual"}),

@@ -173,7 +173,28 @@ def test_regenerated_data_never_resumes_the_old_checkpoint(tmp_path):
 def test_a_model_without_rf_records_no_retention(listops_root, tmp_path):
     spec = _spec(listops_root, tmp_path, preset="rmt", epochs=1, checkpoint_every=0,
                  model={"retention": None})
-    assert train_run(spec, tmp_path / "rmt", progress=False)["inputs"]["retention"] is None
+    metrics = train_run(spec, tmp_path / "rmt", progress=False)
+    assert metrics["inputs"]["retention"] is None
+    assert metrics["rf_factors_final"] is None and metrics["rf_factors_initial"] is None
+
+
+def test_metrics_record_the_rf_factors_applied(listops_root, tmp_path):
+    """metrics.json holds RF(t, T), t = 1..T, of the tested model: the biological schedule of
+    the retention file, or the learned factors of best.pt next to their flat start."""
+    bio = train_run(_spec(listops_root, tmp_path, epochs=1, checkpoint_every=0,
+                          model={"segment_len": 8}), tmp_path / "bio", progress=False)
+    schedule = json.loads(Path(_retention(tmp_path)).read_text())["schedules"]["6"]
+    assert bio["rf_factors_final"] == pytest.approx(schedule, rel=1e-15)  # T = 48 / 8
+    assert bio["rf_factors_initial"] == bio["rf_factors_final"]
+    spec = _spec(listops_root, tmp_path, epochs=1, checkpoint_every=0, rf_lr=0.1,
+                 model={"segment_len": 8, "rf_schedule": "learned", "retention": None})
+    learned = train_run(spec, tmp_path / "learned", progress=False)
+    theta = _weights(tmp_path / "learned" / "best.pt")["rf_learned"].double()
+    assert learned["rf_factors_final"] == pytest.approx(theta.exp().tolist(), rel=1e-12)
+    assert learned["rf_factors_initial"] == pytest.approx([1 / 6] * 6)
+    assert learned["rf_factors_final"][0] != pytest.approx(1 / 6, rel=1e-3)  # it moved
+    on_disk = json.loads((tmp_path / "learned" / "metrics.json").read_text())
+    assert on_disk["rf_factors_final"] == learned["rf_factors_final"]
 
 
 def test_checkpoint_with_changed_bytes_is_a_clear_error(listops_root, tmp_path):
@@ -288,6 +309,8 @@ def test_spec_errors(tmp_path):
         RunSpec.from_dict({"task": "listops", "preset": "rmaat", "lrr": 1})
     with pytest.raises(ValueError, match="key 'epochs': must be >= 1"):
         RunSpec(task="listops", preset="rmaat", epochs=0).validate()
+    with pytest.raises(ValueError, match="rf_lr must be positive"):
+        RunSpec(task="listops", preset="rmaat", rf_lr=0.0).validate()
     with pytest.raises(FileNotFoundError):
         RunSpec.load(tmp_path / "none.json")
     (tmp_path / "bad.json").write_text("{")

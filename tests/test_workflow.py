@@ -163,6 +163,10 @@ def test_claims_scorecard_recomputes_from_metrics(finished_run):
     assert row["effect"] == pytest.approx(metrics["rmaat"]["test_acc"]
                                           - metrics["rmaat_no_rf"]["test_acc"])
     assert row["n"] == 1 and row["verdict"] == "inconclusive"  # one seed: no test possible
+    # the tiny ListOps spans several segments, so RF is applied: two different models
+    assert metrics["rmaat"]["test_loss"] != metrics["rmaat_no_rf"]["test_loss"]
+    assert len(metrics["rmaat"]["rf_factors_final"]) == 5  # T = 20 tokens / 4
+    assert metrics["rmaat_no_rf"]["rf_factors_final"] is None
     assert len(metrics["rmaat"]["test_predictions"]) == metrics["rmaat"]["n_test"]
     assert (workdir / "results" / "data" / "recall.json").exists()
     page = parse_page((workdir / "results" / "report.html").read_text())

@@ -95,7 +95,7 @@ def build_run_model(spec: RunSpec, device: torch.device) -> torch.nn.Module:
     schedule = None
     if preset_needs_retention(spec.preset, overrides) and overrides.get("retention"):
         schedule = load_retention(overrides["retention"])
-    net = build_model(spec.preset, schedule, vocab_size=task.vocab_size,
+    net = build_model(spec.preset, schedule, init_seed=spec.seed, vocab_size=task.vocab_size,
                       num_classes=task.num_classes, **overrides)
     return net.to(device)
 
@@ -189,7 +189,7 @@ def _setup(spec: RunSpec, out: Path, device: torch.device, info: DistInfo) -> _R
     if spec.compile:
         net.compile()
     opt = torch.optim.AdamW(param_groups(net, lr=spec.lr, weight_decay=spec.weight_decay,
-                                         special_lr=spec.special_lr))
+                                         special_lr=spec.special_lr, rf_lr=spec.rf_lr))
     steps_per_epoch = len(epoch_batches(train_set, spec.batch_size, spec.seed, 0, spec.bucket))
     if steps_per_epoch == 0:
         raise ValueError(f"{spec.run_id}: {len(train_set)} training examples do not fill one "

@@ -75,4 +75,7 @@ def metrics_record(spec: RunSpec, net: torch.nn.Module, data: dict[str, Any],
             state["history"]),
         "train_wall_s": state["wall_s"], "resumed": state.get("restarts", 0),
         "data_note": spec.data_note, "inputs": inputs,
+        # RF(t, T), t = 1..T, that the tested model applies and that it started from (the
+        # same unless rf_schedule is learned); None without RF
+        "rf_factors_final": net.rf_factors(), "rf_factors_initial": net.rf_factors(True),
     }

@@ -24,6 +24,10 @@ from typing import Any
 from model.presets import model_config, resolved_settings
 from pipeline.schema import StrictValidator, inside_project, load_schema
 
+#: Default learning rate of the learned retention factors (rf_schedule 'learned'); measured by
+#: benchmarks/probe_rf_learned.py (model/README.md, "Where RF(t, T) comes from").
+RF_LR = 0.1
+
 
 @dataclass
 class RunSpec:
@@ -48,6 +52,7 @@ class RunSpec:
     eval_batch_size: int = 64
     lr: float = 1e-3
     special_lr: float = 1e-3  # astrocyte/memory parameters (own group, no weight decay)
+    rf_lr: float = RF_LR  # learned retention factors (log space; own group, no weight decay)
     weight_decay: float = 0.01
     warmup_frac: float = 0.1  # share of all steps with linear warm-up
     grad_clip: float = 1.0  # max global gradient norm (0 = off)
