@@ -22,6 +22,7 @@ import os
 import platform
 import resource
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ from train.distributed import (
     mean_over_processes,
     shutdown,
 )
+from train.lock import run_folder_lock
 from train.spec import RunSpec, with_task_segments
 
 log = logging.getLogger(__name__)
@@ -135,7 +137,9 @@ def train_run(spec: RunSpec, out_dir: str | Path, progress: bool = True,
 
     ``stop_after_steps`` abandons the run after that many optimiser steps of this call,
     writing nothing more (tests use it to simulate a kill); it returns ``{}``.
-    Raises :class:`TrainingDiverged` on a non-finite loss (``last.pt`` is left as it was).
+    Raises :class:`TrainingDiverged` on a non-finite loss (``last.pt`` is left as it was),
+    and :class:`train.lock.RunFolderBusy` (naming the holder, before any file of the run is
+    read or moved) when another process is training in ``out_dir``.
     """
     spec.validate()
     out = Path(out_dir)
@@ -148,7 +152,8 @@ def train_run(spec: RunSpec, out_dir: str | Path, progress: bool = True,
         raise ValueError(f"batch_size {spec.batch_size} is not divisible by the "
                          f"{info.world} processes")
     try:
-        return _train(spec, out, device, info, progress, stop_after_steps)
+        with run_folder_lock(out) if info.main else nullcontext():  # one writer per folder
+            return _train(spec, out, device, info, progress, stop_after_steps)
     finally:
         shutdown(info)
 
@@ -176,8 +181,8 @@ def _train(spec: RunSpec, out: Path, device: torch.device, info: DistInfo, progr
              "best_epoch": -1, "epoch_stats": _new_stats(), "wall_s": 0.0}
     inputs = run_inputs(net, data)
     ckpt = load_checkpoint(out / "last.pt")
-    stale = _stale_reason(ckpt, spec, inputs)
-    if stale or (ckpt is None and (out / "best.pt").exists()):
+    stale = _stale_reason(ckpt, spec, inputs) or _foreign_metrics(out, spec, inputs)
+    if stale or (ckpt is None and any((out / name).exists() for name in RUN_FILES)):
         ckpt = None
         barrier(info)  # every process has decided before the files move
         if info.main:
@@ -350,6 +355,29 @@ def _stale_reason(ckpt: dict[str, Any] | None, spec: RunSpec,
     changed = [name for name in sorted(inputs) if old.get(name) != inputs[name]]
     if changed:
         return f"the {' and the '.join(changed)} changed since last.pt was written"
+    return ""
+
+
+def _foreign_metrics(out: Path, spec: RunSpec, inputs: dict[str, str | None]) -> str:
+    """Why ``out/metrics.json`` is not this run's result ("" when it is, or is absent).
+
+    A finished result of other settings or inputs may sit beside a resumable ``last.pt``
+    (a crash between two moves of :func:`set_aside`, a file restored by hand or by
+    Snakemake after a failed job); the run must move it aside, never write over it.
+    """
+    path = out / "metrics.json"
+    if not path.exists():
+        return ""
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        return f"metrics.json cannot be read ({err})"
+    if not isinstance(old, dict) or old.get("config_hash") != spec.config_hash():
+        theirs = old.get("config_hash") if isinstance(old, dict) else None
+        return (f"metrics.json belongs to other settings (config hash {theirs} != "
+                f"{spec.config_hash()})")
+    if old.get("inputs") != inputs:
+        return "metrics.json was computed from other data or another retention file"
     return ""
 
 
