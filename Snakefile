@@ -4,7 +4,8 @@
     snakemake --cores 8 --configfile other.yaml    # another configuration
 """
 
-import shlex
+import os
+import shlex  # used by the rules (workflow/rules/experiment.smk)
 import sys
 
 from pipeline.config import condition_names, validate_config
@@ -22,10 +23,13 @@ CONDITIONS = condition_names(config)
 # The interpreter running Snakemake also runs the stages (no reliance on PATH), and the stages
 # are this checkout's packages (first on PYTHONPATH), whichever copy is installed: a workflow
 # run with --directory elsewhere, or from a second checkout, runs the code beside its rules.
-PYTHON = (
-    f"PYTHONPATH={shlex.quote(workflow.basedir)}${{PYTHONPATH:+:$PYTHONPATH}} "
-    f"{shlex.quote(sys.executable)}"
-)
+# Both paths reach the jobs through the environment (set again wherever Snakemake parses this
+# file, Slurm jobs included), never through the rules' text: Snakemake reruns a job whose
+# params or shell code differ from the last run's, so an absolute path there would rerun
+# every job of a project copied to another folder or run from another environment. Set here,
+# not required from the caller (no envvars directive): a remote job's own Snakemake sets its own.
+os.environ.update({"RMAAT_PYTHON": sys.executable, "RMAAT_CODE": workflow.basedir})
+PYTHON = 'PYTHONPATH="$RMAAT_CODE${PYTHONPATH:+:$PYTHONPATH}" "$RMAAT_PYTHON"'
 
 
 # `snakemake --report report.zip`: the files marked with report() in the rules, with captions.

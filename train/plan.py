@@ -272,7 +272,11 @@ def _default_note(task: str, cfg: dict[str, Any]) -> str:
 
 
 def prepare_commands(config: dict[str, Any], task: str, python: str, seed: int) -> list[str]:
-    """Shell commands that make a task's data ready: generate (if configured), preprocess."""
+    """Shell commands that make a task's data ready: generate (if configured), preprocess.
+
+    Options appear in a fixed (sorted) order: the commands are a rule's params, and the same
+    settings written in another order (a config saved by a YAML library) must not rerun the
+    data and every training run on it."""
     cfg = experiment(config)["tasks"][task]
     root = cfg["root"]
     q = shlex.quote
@@ -282,13 +286,13 @@ def prepare_commands(config: dict[str, Any], task: str, python: str, seed: int) 
         if task in GENERATED:
             check_generated_settings(task, gen)
             flags = {opt.flag for opt in GENERATED[task].all_options()} - {"seed"}
-            opts = " ".join(f"--{k} {v}" for k, v in gen.items() if k in flags)
+            opts = " ".join(f"--{k} {v}" for k, v in sorted(gen.items()) if k in flags)
             cmds.append(f"{python} -m lra generate {task} --quiet --out {q(root)} {opts} "
                         f"--seed {seed}")
         elif task in ("listops", "listops_long"):
             if task == "listops_long":
                 check_long_listops(gen)
-            opts = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in gen.items()
+            opts = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in sorted(gen.items())
                             if k in LISTOPS_KEYS)
             cmds.append(f"{python} -m lra generate listops --out {q(root + '/listops-1000')} "
                         f"{opts} --seed {seed}")
