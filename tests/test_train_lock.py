@@ -125,6 +125,19 @@ def test_finished_metrics_without_checkpoints_are_kept_not_overwritten(listops_r
     assert new["spec"]["lr"] == 1e-2
 
 
+def test_a_result_deleted_by_snakemake_before_a_rerun_is_kept(listops_root, tmp_path):
+    """Snakemake deletes a job's declared output (metrics.json) before the job runs: the
+    rerun with other settings keeps the old result in superseded/ from the run's own copy."""
+    out = tmp_path / "run"
+    train_run(tiny_spec(listops_root), out, progress=False)
+    before = files(out)
+    (out / "metrics.json").unlink()
+    train_run(tiny_spec(listops_root, lr=1e-2), out, progress=False)
+    assert files(out / "superseded" / "1") == before
+    assert json.loads((out / "metrics.json").read_text())["spec"]["lr"] == 1e-2
+    assert (out / ".metrics.json").read_bytes() == (out / "metrics.json").read_bytes()
+
+
 def test_metrics_of_other_settings_beside_a_resumable_checkpoint_are_kept(listops_root,
                                                                           tmp_path):
     """A folder left inconsistent (a crash between moves, a restored file): the resumed run

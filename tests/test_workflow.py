@@ -153,6 +153,48 @@ def test_a_moved_project_run_by_another_interpreter_is_up_to_date(moved_run):
         assert "Nothing to be done" in out, (python, out[-3000:])
 
 
+def test_a_changed_run_in_a_moved_project_keeps_its_finished_results(moved_run):
+    """Changing one run's settings reruns that run only, with the interpreter running
+    Snakemake and the code beside the Snakefile; its finished metrics.json, best.pt and
+    last.pt end in superseded/1 although Snakemake deletes a job's outputs before it runs.
+    A rerun that fails first (another process holds the run folder) leaves nothing that a
+    later run could take for the new settings' result."""
+    from tests.test_train_lock import start_holder
+
+    code, project, python, record = moved_run
+    run = project / "results" / "runs" / "listops" / "rmaat_no_rf" / "seed0"
+    before = {name: (run / name).read_bytes() for name in ("metrics.json", "best.pt", "last.pt")}
+    config = yaml.safe_load((project / "config.yaml").read_text())
+    config["experiment"]["variants"]["rmaat_no_rf"]["training"] = {"lr": 0.001}
+    changed = project / "changed.yaml"
+    changed.write_text(yaml.safe_dump(config))
+    target = "results/runs/listops/rmaat_no_rf/seed0/metrics.json"
+    holder = start_holder(run)
+    try:
+        failed = moved_snakemake(moved_run, python, "--cores", "1", target, config=changed)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    out = failed.stdout + failed.stderr
+    assert failed.returncode != 0, out[-3000:]
+    assert set(re.findall(r"rule (\w+):", out)) == {"run_spec", "train"}, out[-3000:]
+    log = (project / "logs" / "train" / "listops" / "rmaat_no_rf" / "seed0.log").read_text()
+    assert f"pid {holder.pid}" in log and "is in use" in log
+    dry = moved_snakemake(moved_run, python, "--dry-run", target, config=changed)
+    assert set(re.findall(r"rule (\w+):", dry.stdout + dry.stderr)) == {"train"}
+    record.unlink(missing_ok=True)
+    result = moved_snakemake(moved_run, python, "--cores", "1", target, config=changed)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-3000:]
+    assert set(re.findall(r"rule (\w+):", out)) == {"train"}, out[-3000:]
+    kept = run / "superseded" / "1"
+    assert {name: (kept / name).read_bytes() for name in before} == before
+    assert json.loads((run / "metrics.json").read_text())["spec"]["lr"] == 0.001
+    # the training job ran with that interpreter and the moved code first on PYTHONPATH
+    jobs = [line.split("\t") for line in record.read_text().splitlines()]
+    assert [str(python), str(code)] in [[exe, path.split(":")[0]] for exe, path in jobs], jobs
+
+
 def test_slurm_profile_dry_run(tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text((REPO / "config" / "test.yaml").read_text())

@@ -5,7 +5,8 @@ Files in the run's output folder:
 - ``last.pt``: resume point (model, optimiser, schedule, RNG, position in the epoch),
   rewritten atomically every ``checkpoint_every`` steps and at every epoch end;
 - ``best.pt``: model weights of the epoch with the best validation accuracy;
-- ``metrics.json``: settings, per-epoch metrics, the final test result (written last).
+- ``metrics.json``: settings, per-epoch metrics, the final test result (written last), and
+  ``.metrics.json``, the run's own copy of it (see :data:`KEPT_METRICS`).
 
 A run restarted after being killed at any point continues from ``last.pt`` and reaches
 the same final metrics as an uninterrupted run: batches are a function of (seed, epoch),
@@ -182,7 +183,7 @@ def _train(spec: RunSpec, out: Path, device: torch.device, info: DistInfo, progr
     inputs = run_inputs(net, data)
     ckpt = load_checkpoint(out / "last.pt")
     stale = _stale_reason(ckpt, spec, inputs) or _foreign_metrics(out, spec, inputs)
-    if stale or (ckpt is None and any((out / name).exists() for name in RUN_FILES)):
+    if stale or (ckpt is None and _has_results(out)):
         ckpt = None
         barrier(info)  # every process has decided before the files move
         if info.main:
@@ -309,7 +310,7 @@ def _train(spec: RunSpec, out: Path, device: torch.device, info: DistInfo, progr
                 state["history"]),
             "train_wall_s": state["wall_s"], "data_note": spec.data_note, "inputs": inputs,
         }
-        atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
+        write_metrics(out, metrics)
     barrier(info)
     return metrics
 
@@ -359,40 +360,62 @@ def _stale_reason(ckpt: dict[str, Any] | None, spec: RunSpec,
 
 
 def _foreign_metrics(out: Path, spec: RunSpec, inputs: dict[str, str | None]) -> str:
-    """Why ``out/metrics.json`` is not this run's result ("" when it is, or is absent).
+    """Why a finished result in ``out`` (``metrics.json`` or its copy) is not this run's
+    ("" when both are this run's, or absent).
 
     A finished result of other settings or inputs may sit beside a resumable ``last.pt``
-    (a crash between two moves of :func:`set_aside`, a file restored by hand or by
-    Snakemake after a failed job); the run must move it aside, never write over it.
+    (a crash between two moves of :func:`set_aside`, a file restored by hand); the run must
+    move it aside, never write over it.
     """
-    path = out / "metrics.json"
-    if not path.exists():
-        return ""
-    try:
-        old = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        return f"metrics.json cannot be read ({err})"
-    if not isinstance(old, dict) or old.get("config_hash") != spec.config_hash():
-        theirs = old.get("config_hash") if isinstance(old, dict) else None
-        return (f"metrics.json belongs to other settings (config hash {theirs} != "
-                f"{spec.config_hash()})")
-    if old.get("inputs") != inputs:
-        return "metrics.json was computed from other data or another retention file"
+    for name in ("metrics.json", KEPT_METRICS):
+        path = out / name
+        if not path.exists():
+            continue
+        try:
+            old = json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            return f"{name} cannot be read ({err})"
+        if not isinstance(old, dict) or old.get("config_hash") != spec.config_hash():
+            theirs = old.get("config_hash") if isinstance(old, dict) else None
+            return (f"{name} belongs to other settings (config hash {theirs} != "
+                    f"{spec.config_hash()})")
+        if old.get("inputs") != inputs:
+            return f"{name} was computed from other data or another retention file"
     return ""
 
 
 #: Files of a run that belong to one identity (settings + inputs).
 RUN_FILES = ("last.pt", "best.pt", "metrics.json")
+#: The run's own copy of ``metrics.json``, written just before it. Snakemake deletes a job's
+#: declared outputs before the job runs, so when a run's settings change, the finished
+#: result of the old ones survives only here until :func:`set_aside` keeps it (as
+#: ``metrics.json``). (Marking the output ``update`` instead would let Snakemake restore the
+#: old result after a failed rerun and then take it for the new settings' result.)
+KEPT_METRICS = ".metrics.json"
+
+
+def write_metrics(out: Path, metrics: dict[str, Any]) -> None:
+    """Write a finished run's metrics: the run's own copy first, then ``metrics.json``
+    (each atomically; a crash between them leaves the copy, never a lone metrics.json)."""
+    text = json.dumps(metrics, indent=2)
+    atomic_write_text(out / KEPT_METRICS, text)
+    atomic_write_text(out / "metrics.json", text)
+
+
+def _has_results(out: Path) -> bool:
+    return any((out / name).exists() for name in (*RUN_FILES, KEPT_METRICS))
 
 
 def set_aside(out: Path, reason: str) -> Path | None:
-    """Move a run's files (:data:`RUN_FILES`) into ``out/superseded/<n>/``; return it.
+    """Move a run's files (:data:`RUN_FILES`, and :data:`KEPT_METRICS` as ``metrics.json``
+    when that is gone) into ``out/superseded/<n>/``; return it.
 
     Nothing computed is deleted: a run whose settings or inputs changed starts over
     while its old checkpoint and metrics stay readable. Returns None if there was nothing.
     """
     present = [name for name in RUN_FILES if (out / name).exists()]
-    if not present:
+    copy = out / KEPT_METRICS
+    if not present and not copy.exists():
         return None
     n = 1
     while (out / "superseded" / str(n)).exists():
@@ -401,6 +424,13 @@ def set_aside(out: Path, reason: str) -> Path | None:
     kept.mkdir(parents=True)
     for name in present:
         os.replace(out / name, kept / name)
+    if copy.exists():
+        if "metrics.json" not in present:
+            os.replace(copy, kept / "metrics.json")
+        elif copy.read_bytes() == (kept / "metrics.json").read_bytes():
+            copy.unlink()
+        else:  # two different results: keep both
+            os.replace(copy, kept / KEPT_METRICS)
     (kept / "why.txt").write_text(reason + "\n")
     return kept
 
