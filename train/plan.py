@@ -115,6 +115,43 @@ def check_experiment(config: dict[str, Any]) -> None:
                              **spec.model)
             except ValueError as err:
                 raise ExperimentError(f"{where} (run {task}/{variant}): {err}") from err
+    check_claims(config)
+
+
+def check_claims(config: dict[str, Any]) -> None:
+    """Each claim of ``experiment.claims`` names known variants and tasks, its neighbouring
+    variants run on a common task, and no two claims share an id: a claim that cannot be
+    scored fails here, not after all training. Raises ExperimentError naming the key."""
+    exp = experiment(config) or {}
+    known = variants(config)
+    tasks = list(exp.get("tasks") or {})
+    seen = set()
+    for claim in exp.get("claims") or []:
+        where = f"experiment.claims[{claim['id']}]"
+        if claim["id"] in seen:
+            raise ExperimentError(f"config key '{where}.id': two claims have this id; give each "
+                                  f"claim its own")
+        seen.add(claim["id"])
+        names = claim.get("variants") or []
+        for key, given, allowed in (("variants", names, list(known)),
+                                    ("tasks", claim.get("tasks") or [], tasks)):
+            unknown = [name for name in given if name not in allowed]
+            if unknown:
+                raise ExperimentError(
+                    f"config key '{where}.{key}': {', '.join(map(repr, unknown))} "
+                    f"{'is' if len(unknown) == 1 else 'are'} not among the experiment's "
+                    f"{key} ({', '.join(sorted(allowed))}); fix the names or add the {key}")
+        if claim["test"] == "memory":
+            continue
+        scope = claim.get("tasks") or tasks
+        for a, b in zip(names[:-1], names[1:], strict=True):
+            common = [t for t in scope if all(not known[v].get("tasks") or t in known[v]["tasks"]
+                                              for v in (a, b))]
+            if not common:
+                raise ExperimentError(
+                    f"config key '{where}.variants': {a!r} and {b!r} run on no common task "
+                    f"among {', '.join(scope)}, so the claim has nothing to compare; add the "
+                    f"task to both variants' tasks or change the claim's tasks")
 
 
 def _check_listops_generator(gen: dict[str, Any]) -> None:
