@@ -3,6 +3,7 @@ variants and tasks they name, names drawn literally in plots, broken output-fold
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,47 @@ def test_claim_ids_are_unique(tiny):
     tiny["experiment"]["claims"][1]["id"] = "rf_helps"
     with pytest.raises(ExperimentError, match=r"experiment.claims\[rf_helps\].id': two claims"):
         load(tiny)
+
+
+# --- names drawn literally ------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["$x$", "cost $5", r"$\frac{$", r"a\$b", "$$"])
+def test_literal_text_is_drawn_as_written(name):
+    from matplotlib.text import Text
+
+    from pipeline.plot_text import literal
+
+    assert Text(text=literal(name))._preprocess_math(literal(name)) == (name, False)
+
+
+def test_a_condition_mathtext_cannot_parse_is_plotted_literally(tmp_path):
+    """`distill fit --condition` and `distill compare` take any name (not only config names):
+    r'$\\frac{$' stopped them with a ParseException after the JSON was written."""
+    from distill.__main__ import main
+    from distill.io import write_readout_csv
+    from distill.synthetic import synthetic_readout
+
+    csv = tmp_path / "readout.csv"
+    write_readout_csv(csv, synthetic_readout("sat_exp", dict(A=0.01, tau=8.0, c=0.0), 1.0, 80,
+                                             2e-5, seed=1))
+    name = r"$\frac{$"
+    out = tmp_path / "rf.json"
+    assert main(["fit", "--readout", str(csv), "--condition", name, "--max-segments", "16",
+                 "--out", str(out), "--plot-dir", str(tmp_path / "plots")]) == 0
+    assert json.loads(out.read_text())["condition"] == name
+    assert main(["compare", "--retention", str(out), "--readout", str(csv),
+                 "--out", str(tmp_path / "compare.png")]) == 0
+    for png in (tmp_path / "plots" / "fit.png", tmp_path / "plots" / "schedules.png",
+                tmp_path / "compare.png"):
+        assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_report_curves_draw_run_names_literally(tmp_path):
+    from report.page import ReportInputs, curves_section
+
+    run = {"task_title": r"List$\frac{$Ops", "variant": r"$\frac{$", "seed": 0,
+           "majority_acc": 0.5, "epochs": [{"epoch": 1, "val_acc": 0.6}]}
+    path = tmp_path / "metrics.json"
+    path.write_text(json.dumps(run))
+    assert "Training curves" in curves_section(ReportInputs(metrics=[path]))
+
