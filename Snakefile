@@ -9,6 +9,7 @@ import shlex  # used by the rules (workflow/rules/experiment.smk)
 import sys
 
 from pipeline.config import condition_names, validate_config
+from pipeline.folders import check_output_folders
 
 # --configfile FILE replaces the default configuration (no merging of conditions).
 if not workflow.overwrite_configfiles:
@@ -19,6 +20,7 @@ if not workflow.overwrite_configfiles:
 
 # Validate before anything runs: unknown keys, bad values and bad units stop here.
 config = validate_config(config)
+check_output_folders(config)  # results/, data/, logs/: no broken link, no file in their place
 CONDITIONS = condition_names(config)
 # The interpreter running Snakemake also runs the stages (no reliance on PATH), and the stages
 # are this checkout's packages (first on PYTHONPATH), whichever copy is installed: a workflow
