@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ def folder_problem(path: str | Path) -> str | None:
     parts = Path(path).parts
     for i in range(1, len(parts) + 1):
         here = Path(*parts[:i])
-        name = str(here)
+        name, q = str(here), shlex.quote(str(here))
         if os.path.islink(here):
             target = os.readlink(here)
             if here.is_dir():
@@ -40,16 +41,16 @@ def folder_problem(path: str | Path) -> str | None:
             except OSError as err:
                 if err.errno == errno.ELOOP:
                     return (f"'{name}' is a link that loops ({name} -> {target} -> ...); "
-                            f"replace it by a folder (rm {name}; mkdir {name}) or link it to "
+                            f"replace it by a folder (rm {q}; mkdir {q}) or link it to "
                             f"an existing folder")
                 if err.errno in (errno.ENOENT, errno.ENOTDIR):
                     return (f"'{name}' is a link to '{target}', which does not exist (a disk "
                             f"that is not mounted, or a deleted folder?); mount or create "
                             f"'{target}', or replace the link by a folder "
-                            f"(rm {name}; mkdir {name})")
+                            f"(rm {q}; mkdir {q})")
                 raise
             return (f"'{name}' is a link to '{target}', which is not a folder; link it to a "
-                    f"folder or replace it by one (rm {name}; mkdir {name})")
+                    f"folder or replace it by one (rm {q}; mkdir {q})")
         if not here.exists():
             return None  # created when needed, with everything below it
         if not here.is_dir():

@@ -151,3 +151,11 @@ def test_metrics_of_other_settings_beside_a_resumable_checkpoint_are_kept(listop
     assert files(kept, ["metrics.json"]) == files(tmp_path / "a", ["metrics.json"])
     assert "metrics.json" in (kept / "why.txt").read_text()
     assert json.loads((tmp_path / "b" / "metrics.json").read_text())["spec"]["lr"] == 1e-2
+
+
+def test_a_run_folder_under_a_broken_link_is_a_clear_error(tmp_path):
+    os.symlink(tmp_path / "unmounted", tmp_path / "results")
+    with pytest.raises(ValueError, match=r"run folder .*results/runs/x: '.*results' is a link "
+                                         r"to '.*unmounted', which does not exist"):
+        with run_folder_lock(tmp_path / "results" / "runs" / "x"):
+            pass

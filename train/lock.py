@@ -31,6 +31,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pipeline.folders import FolderError, folder_problem
+
 log = logging.getLogger(__name__)
 
 #: Name of the lock file inside a run folder.
@@ -100,9 +102,13 @@ def run_folder_lock(folder: str | Path) -> Iterator[Path]:
     """Hold the exclusive lock of run folder ``folder`` (created if missing) for the block.
 
     Raises :class:`RunFolderBusy` at once, naming the holder, when a running process holds
-    it. Yields the lock file's path.
+    it, and :class:`pipeline.folders.FolderError` when the folder lies under a broken link.
+    Yields the lock file's path.
     """
     folder = Path(folder)
+    problem = folder_problem(folder)
+    if problem:
+        raise FolderError(f"run folder {folder}: {problem}")
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOCK_NAME
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
