@@ -4,10 +4,12 @@
     snakemake --cores 8 --configfile other.yaml    # another configuration
 """
 
-import shlex
+import os
+import shlex  # used by the rules (workflow/rules/experiment.smk)
 import sys
 
 from pipeline.config import validate_config
+from pipeline.folders import check_output_folders
 from workflow.plan import RUN_DIR, Plan
 
 # --configfile FILE replaces the default configuration (no merging of conditions).
@@ -19,13 +21,17 @@ if not workflow.overwrite_configfiles:
 
 # Validate before anything runs: unknown keys, bad values and bad units stop here.
 config = validate_config(config)
+check_output_folders(config)  # results/, data/, logs/: no broken link, no file in their place
 # The interpreter running Snakemake also runs the stages (no reliance on PATH), and the stages
 # are this checkout's packages (first on PYTHONPATH), whichever copy is installed: a workflow
 # run with --directory elsewhere, or from a second checkout, runs the code beside its rules.
-PYTHON = (
-    f"PYTHONPATH={shlex.quote(workflow.basedir)}${{PYTHONPATH:+:$PYTHONPATH}} "
-    f"{shlex.quote(sys.executable)}"
-)
+# Both paths reach the jobs through the environment (set again wherever Snakemake parses this
+# file, Slurm jobs included), never through the rules' text: Snakemake reruns a job whose
+# params or shell code differ from the last run's, so an absolute path there would rerun
+# every job of a project copied to another folder or run from another environment. Set here,
+# not required from the caller (no envvars directive): a remote job's own Snakemake sets its own.
+os.environ.update({"RMAAT_PYTHON": sys.executable, "RMAAT_CODE": workflow.basedir})
+PYTHON = 'PYTHONPATH="$RMAAT_CODE${PYTHONPATH:+:$PYTHONPATH}" "$RMAAT_PYTHON"'
 # Every job and the files that join them (workflow/plan.py), planned once; an impossible
 # experiment stops here, before any job. --cores is asked only when a job's threads are.
 PLAN = Plan(config, python=PYTHON, cores=lambda: workflow.cores)

@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
 from pipeline.io import atomic_write
+from pipeline.plot_text import literal
 
 from .derived import fmt
 from .errors import RetentionError
@@ -105,7 +106,7 @@ def plot_fit(result: DistillResult, path: str | os.PathLike[str],
     ax.set_ylabel(y_label)
     axr.set_ylabel(f"residual {symbol} − fit")
     axr.set_xlabel("time (s)")
-    ax.set_title(f"{result.condition}: LTP readout and macro-model fits "
+    ax.set_title(f"{literal(result.condition)}: LTP readout and macro-model fits "
                  f"(τc = {ro.tau_cycle_s:g} s)")
     ax.legend(fontsize=8, loc="lower right")
     d = result.derived
@@ -116,7 +117,7 @@ def plot_fit(result: DistillResult, path: str | os.PathLike[str],
     ax.text(0.02, 0.98, text, transform=ax.transAxes, va="top", fontsize=8,
             bbox=dict(boxstyle="round", fc="white", ec="0.6"))
     if result.warnings:
-        ax.text(0.02, 0.70, "warnings:\n" + "\n".join(_wrap(w) for w in result.warnings),
+        ax.text(0.02, 0.70, "warnings:\n" + "\n".join(_wrap(literal(w)) for w in result.warnings),
                 transform=ax.transAxes, va="top", fontsize=7, color="C3",
                 bbox=dict(boxstyle="round", fc="#fff0f0", ec="C3"))
     _cycle_axis(ax, ro.tau_cycle_s)
@@ -154,7 +155,7 @@ def plot_schedules(
     ax.set_xlabel("segment t (= STP cycle)")
     ax.set_ylabel("retention factor RF(t, T)")
     ax.set_yscale("log")
-    ax.set_title(f"{condition}: retention schedules")
+    ax.set_title(f"{literal(condition)}: retention schedules")
     ax.legend(fontsize=8)
     _integer_axes(ax)
     allT = np.array(sorted(schedules))
@@ -165,7 +166,7 @@ def plot_schedules(
     ax2.set_yscale("log")
     ax2.set_xlabel("number of segments T")
     ax2.set_ylabel("retention factor")
-    ax2.set_title(f"{condition}: first and last segment vs T")
+    ax2.set_title(f"{literal(condition)}: first and last segment vs T")
     ax2.legend(fontsize=8)
     _integer_axes(ax2, log_x=True)
     _save(fig, path)
@@ -196,11 +197,11 @@ def plot_comparison(
     ax2, ax3 = fig.add_subplot(grid[:, 1]), fig.add_subplot(grid[:, 2])
     notes: list[str] = []
     for i, p in enumerate(payloads):
-        color, name = f"C{i}", p["condition"]
+        color, name = f"C{i}", literal(p["condition"])
         flagged = bool(p.get("warnings"))
         tag = f"{name} (!)" if flagged else name
         if flagged:
-            notes += [f"{name}: {_wrap(w, 60)}" for w in p["warnings"]]
+            notes += [f"{name}: {_wrap(literal(w), 60)}" for w in p["warnings"]]
         mm = p["macro_model"]
         curve = FittedCurve.from_dict(mm["name"], mm["params"])
         t_end = max(float(p.get("horizon_s", 0.0)), float(p.get("duration_s", 0.0)))
@@ -245,6 +246,6 @@ def plot_comparison(
         for note in notes:
             ax3.plot([], [], " ", label="(!) " + note)
     ax3.legend(fontsize=6 if notes else 8, loc="upper right")
-    fig.suptitle("conditions compared: " + ", ".join(p["condition"] for p in payloads))
+    fig.suptitle("conditions compared: " + ", ".join(literal(p["condition"]) for p in payloads))
     _save(fig, path)
     return T

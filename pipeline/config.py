@@ -69,10 +69,9 @@ def _format_schema_error(error) -> str:
     if error.validator == "required":
         return f"config key '{key}': {error.message}"
     if error.validator == "pattern" and error.schema_path and "propertyNames" in error.schema_path:
-        return (
-            f"config key '{key}': name {error.instance!r} is not allowed; condition names start "
-            f"with a letter and use letters, digits, '_' and '-'"
-        )
+        chars = "digits, '_' and '-'" if "-]" in error.validator_value else "digits and '_'"
+        return (f"config key '{key}': name {error.instance!r} is not allowed; names under it "
+                f"start with a letter and use letters, {chars}")
     return f"config key '{key}': {error.message}"
 
 

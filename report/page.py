@@ -34,6 +34,7 @@ from analysis.aggregate import CHANCE_P, accuracy_pivot  # noqa: E402
 from analysis.benchmarks import read_benchmark_csv, rule_benchmarks  # noqa: E402
 from analysis.runs import RunRecord, read_runs  # noqa: E402
 from pipeline.io import atomic_write_text  # noqa: E402
+from pipeline.plot_text import literal  # noqa: E402
 from pipeline.retention import read_payload  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -328,9 +329,9 @@ def curves_section(inputs: ReportInputs) -> str:
         for m in runs:
             epochs = [e["epoch"] for e in m.epochs]
             ax.plot(epochs, [100 * e["val_acc"] for e in m.epochs], marker="o",
-                    label=f"{m.variant} seed {m.seed}")
+                    label=f"{literal(m.variant)} seed {m.seed}")
         ax.axhline(100 * runs[0].majority_acc, color="k", ls=":", label="majority class")
-        ax.set_title(task)
+        ax.set_title(literal(task))
         ax.set_xlabel("epoch")
         ax.set_ylabel("validation accuracy (%)")
         shown = sorted({e["epoch"] for m in runs for e in m.epochs})

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from pipeline.io import atomic_write  # noqa: E402
+from pipeline.plot_text import literal  # noqa: E402
 
 PANELS = [
     ("x", "neuron rate x (a.u.)", "Neurons (pre: solid, post: dashed)"),
@@ -70,6 +71,6 @@ def plot_traces(traces: pd.DataFrame, readout: pd.DataFrame, out: str | Path,
                 ax.set_title(f"first {zoom_cycles} cycles", fontsize=9)
     axes[-1, 0].set_xlabel("time (s)")
     axes[-1, 1].set_xlabel("time (s)")
-    fig.suptitle(title)
+    fig.suptitle(literal(title))
     atomic_write(out, lambda p: fig.savefig(p, dpi=110, format="png"))
     plt.close(fig)

@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from pipeline.io import atomic_write  # noqa: E402
+from pipeline.plot_text import literal  # noqa: E402
 
 PANELS = [
     ("presyn_spike", "input\nspikes"),
@@ -91,6 +92,6 @@ def plot_tripartite_traces(traces: pd.DataFrame, readout: pd.DataFrame, out: str
                                 bbox_to_anchor=(1.02, 1.0))
     for ax in axes[-1]:
         ax.set_xlabel("time (s)")
-    fig.suptitle(f"{title} — {pair}" if title else str(pair))
+    fig.suptitle(literal(f"{title} — {pair}" if title else pair))
     atomic_write(out, lambda p: fig.savefig(p, dpi=110, format="png"))
     plt.close(fig)

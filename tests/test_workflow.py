@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -98,6 +100,102 @@ def test_changing_one_condition_reruns_only_its_jobs(finished_run):
     assert conditions == {"slow_ltp"}, out
     rules = set(re.findall(r"rule (\w+):", out))
     assert {"resolve_condition", "simulate", "distill", "compare_conditions"} <= rules
+
+
+def other_interpreter(where: Path, record: Path) -> Path:
+    """A second virtual environment with this one's packages: another interpreter path, the
+    same code. Every process it starts appends "<sys.executable>\t<PYTHONPATH>" to
+    ``record`` (a .pth line), so a test sees which interpreter and code a job really ran."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages",
+                    str(where)], check=True, capture_output=True, timeout=120)
+    python = where / "bin" / "python"
+    site_dir = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True, timeout=60).stdout.strip()
+    import site
+
+    ours = [*site.getsitepackages(), site.getusersitepackages()]
+    lines = [f"import site; site.addsitedir({d!r})" for d in ours if os.path.isdir(d)]
+    lines.append(f"import os, sys; open({str(record)!r}, 'a').write(sys.executable + '\\t' + "
+                 f"os.environ.get('PYTHONPATH', '') + '\\n')")
+    Path(site_dir, "rmaat_test_parent_env.pth").write_text("\n".join(lines) + "\n")
+    return python
+
+
+@pytest.fixture(scope="module")
+def moved_run(finished_run, tmp_path_factory):
+    """The finished tiny run and the code beside it, copied (mtimes kept) to another folder,
+    and another interpreter with the same packages: a project moved to another disk or
+    machine. Returns (code folder, project folder, interpreter, record of its processes)."""
+    workdir, _ = finished_run
+    moved = tmp_path_factory.mktemp("moved")
+    code, project = moved / "code", moved / "project"
+    shutil.copytree(REPO, code, ignore=shutil.ignore_patterns(
+        ".*", "results", "data", "logs", "__pycache__", "build", "*.egg-info"))
+    shutil.copytree(workdir, project, symlinks=True)
+    record = moved / "processes.txt"
+    return code, project, other_interpreter(moved / "venv", record), record
+
+
+def moved_snakemake(moved, python: str | Path, *args: str,
+                    config: Path | None = None) -> subprocess.CompletedProcess:
+    code, project, _, _ = moved
+    cmd = [str(python), "-m", "snakemake", "--snakefile", str(code / "Snakefile"),
+           "--directory", str(project), "--configfile", str(config or project / "config.yaml"),
+           *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+
+
+def test_a_moved_project_run_by_another_interpreter_is_up_to_date(moved_run):
+    """Nothing Snakemake compares (params, input, code) holds the project's or the
+    interpreter's path: a copy elsewhere, run by another environment, has nothing to do."""
+    for python in (sys.executable, moved_run[2]):
+        dry = moved_snakemake(moved_run, python, "--dry-run")
+        out = dry.stdout + dry.stderr
+        assert dry.returncode == 0, out[-3000:]
+        assert "Nothing to be done" in out, (python, out[-3000:])
+
+
+def test_a_changed_run_in_a_moved_project_keeps_its_finished_results(moved_run):
+    """Changing one run's settings reruns that run only, with the interpreter running
+    Snakemake and the code beside the Snakefile; its finished metrics.json, best.pt and
+    last.pt end in superseded/1 although Snakemake deletes a job's outputs before it runs.
+    A rerun that fails first (another process holds the run folder) leaves nothing that a
+    later run could take for the new settings' result."""
+    from tests.test_train_lock import start_holder
+
+    code, project, python, record = moved_run
+    run = project / "results" / "runs" / "listops" / "rmaat_no_rf" / "seed0"
+    before = {name: (run / name).read_bytes() for name in ("metrics.json", "best.pt", "last.pt")}
+    config = yaml.safe_load((project / "config.yaml").read_text())
+    config["experiment"]["variants"]["rmaat_no_rf"]["training"] = {"lr": 0.001}
+    changed = project / "changed.yaml"
+    changed.write_text(yaml.safe_dump(config))
+    target = "results/runs/listops/rmaat_no_rf/seed0/metrics.json"
+    holder = start_holder(run)
+    try:
+        failed = moved_snakemake(moved_run, python, "--cores", "1", target, config=changed)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    out = failed.stdout + failed.stderr
+    assert failed.returncode != 0, out[-3000:]
+    assert set(re.findall(r"rule (\w+):", out)) == {"run_spec", "train"}, out[-3000:]
+    log = (project / "logs" / "train" / "listops" / "rmaat_no_rf" / "seed0.log").read_text()
+    assert f"pid {holder.pid}" in log and "is in use" in log
+    dry = moved_snakemake(moved_run, python, "--dry-run", target, config=changed)
+    assert set(re.findall(r"rule (\w+):", dry.stdout + dry.stderr)) == {"train"}
+    record.unlink(missing_ok=True)
+    result = moved_snakemake(moved_run, python, "--cores", "1", target, config=changed)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-3000:]
+    assert set(re.findall(r"rule (\w+):", out)) == {"train"}, out[-3000:]
+    kept = run / "superseded" / "1"
+    assert {name: (kept / name).read_bytes() for name in before} == before
+    assert json.loads((run / "metrics.json").read_text())["spec"]["lr"] == 0.001
+    # the training job ran with that interpreter and the moved code first on PYTHONPATH
+    jobs = [line.split("\t") for line in record.read_text().splitlines()]
+    assert [str(python), str(code)] in [[exe, path.split(":")[0]] for exe, path in jobs], jobs
 
 
 def test_slurm_profile_dry_run(tmp_path):

@@ -6,7 +6,8 @@ Files in the run's output folder:
   rewritten atomically every ``checkpoint_every`` steps and at every epoch end;
 - ``best.pt``: model weights of the epoch with the best validation accuracy;
 - ``metrics.json``: settings (the run spec and ``resolved_model``, every model setting as
-  the model was built), per-epoch metrics, the final test result (written last).
+  the model was built), per-epoch metrics, the final test result (written last), and
+  ``.metrics.json``, the run's own copy of it (see :data:`KEPT_METRICS`).
 
 A run restarted after being killed at any point continues from ``last.pt`` and reaches
 the same final metrics as an uninterrupted run: batches are a function of (seed, epoch),
@@ -21,6 +22,7 @@ import logging
 import math
 import os
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,7 @@ from train.distributed import (
     mean_over_processes,
     shutdown,
 )
+from train.lock import run_folder_lock
 from train.record import metrics_record, peak_memory_mb
 from train.spec import RunSpec, with_task_segments
 
@@ -128,7 +131,9 @@ def train_run(spec: RunSpec, out_dir: str | Path, progress: bool = True,
 
     ``stop_after_steps`` abandons the run after that many optimiser steps of this call,
     writing nothing more (tests use it to simulate a kill); it returns ``{}``.
-    Raises :class:`TrainingDiverged` on a non-finite loss (``last.pt`` is left as it was).
+    Raises :class:`TrainingDiverged` on a non-finite loss (``last.pt`` is left as it was),
+    and :class:`train.lock.RunFolderBusy` (naming the holder, before any file of the run is
+    read or moved) when another process is training in ``out_dir``.
     """
     spec.validate()
     out = Path(out_dir)
@@ -141,7 +146,8 @@ def train_run(spec: RunSpec, out_dir: str | Path, progress: bool = True,
         raise ValueError(f"batch_size {spec.batch_size} is not divisible by the "
                          f"{info.world} processes")
     try:
-        return _train(spec, out, device, info, progress, stop_after_steps)
+        with run_folder_lock(out) if info.main else nullcontext():  # one writer per folder
+            return _train(spec, out, device, info, progress, stop_after_steps)
     finally:
         shutdown(info)
 
@@ -214,8 +220,8 @@ def _resume_or_start(run: _Run) -> None:
     stream."""
     spec, out, info = run.spec, run.out, run.info
     ckpt = load_checkpoint(out / "last.pt")
-    stale = _stale_reason(ckpt, spec, run.inputs)
-    if stale or (ckpt is None and (out / "best.pt").exists()):
+    stale = _stale_reason(ckpt, spec, run.inputs) or _foreign_metrics(out, spec, run.inputs)
+    if stale or (ckpt is None and _has_results(out)):
         ckpt = None
         barrier(info)  # every process has decided before the files move
         if info.main:
@@ -345,7 +351,7 @@ def _test_and_record(run: _Run) -> dict[str, Any]:
         test = evaluate(run.net, run.data["test"], run.spec, run.device, run.autocast)
         metrics = metrics_record(run.spec, run.net, run.data, run.state, test, run.inputs,
                                  run.device, run.info.world)
-        atomic_write_text(run.out / "metrics.json", json.dumps(metrics, indent=2))
+        write_metrics(run.out, metrics)
     barrier(run.info)
     return metrics
 
@@ -410,18 +416,63 @@ def _stale_reason(ckpt: dict[str, Any] | None, spec: RunSpec,
     return ""
 
 
+def _foreign_metrics(out: Path, spec: RunSpec, inputs: dict[str, str | None]) -> str:
+    """Why a finished result in ``out`` (``metrics.json`` or its copy) is not this run's
+    ("" when both are this run's, or absent).
+
+    A finished result of other settings or inputs may sit beside a resumable ``last.pt``
+    (a crash between two moves of :func:`set_aside`, a file restored by hand); the run must
+    move it aside, never write over it.
+    """
+    for name in ("metrics.json", KEPT_METRICS):
+        path = out / name
+        if not path.exists():
+            continue
+        try:
+            old = json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            return f"{name} cannot be read ({err})"
+        if not isinstance(old, dict) or old.get("config_hash") != spec.config_hash():
+            theirs = old.get("config_hash") if isinstance(old, dict) else None
+            return (f"{name} belongs to other settings (config hash {theirs} != "
+                    f"{spec.config_hash()})")
+        if old.get("inputs") != inputs:
+            return f"{name} was computed from other data or another retention file"
+    return ""
+
+
 #: Files of a run that belong to one identity (settings + inputs).
 RUN_FILES = ("last.pt", "best.pt", "metrics.json")
+#: The run's own copy of ``metrics.json``, written just before it. Snakemake deletes a job's
+#: declared outputs before the job runs, so when a run's settings change, the finished
+#: result of the old ones survives only here until :func:`set_aside` keeps it (as
+#: ``metrics.json``). (Marking the output ``update`` instead would let Snakemake restore the
+#: old result after a failed rerun and then take it for the new settings' result.)
+KEPT_METRICS = ".metrics.json"
+
+
+def write_metrics(out: Path, metrics: dict[str, Any]) -> None:
+    """Write a finished run's metrics: the run's own copy first, then ``metrics.json``
+    (each atomically; a crash between them leaves the copy, never a lone metrics.json)."""
+    text = json.dumps(metrics, indent=2)
+    atomic_write_text(out / KEPT_METRICS, text)
+    atomic_write_text(out / "metrics.json", text)
+
+
+def _has_results(out: Path) -> bool:
+    return any((out / name).exists() for name in (*RUN_FILES, KEPT_METRICS))
 
 
 def set_aside(out: Path, reason: str) -> Path | None:
-    """Move a run's files (:data:`RUN_FILES`) into ``out/superseded/<n>/``; return it.
+    """Move a run's files (:data:`RUN_FILES`, and :data:`KEPT_METRICS` as ``metrics.json``
+    when that is gone) into ``out/superseded/<n>/``; return it.
 
     Nothing computed is deleted: a run whose settings or inputs changed starts over
     while its old checkpoint and metrics stay readable. Returns None if there was nothing.
     """
     present = [name for name in RUN_FILES if (out / name).exists()]
-    if not present:
+    copy = out / KEPT_METRICS
+    if not present and not copy.exists():
         return None
     n = 1
     while (out / "superseded" / str(n)).exists():
@@ -430,6 +481,13 @@ def set_aside(out: Path, reason: str) -> Path | None:
     kept.mkdir(parents=True)
     for name in present:
         os.replace(out / name, kept / name)
+    if copy.exists():
+        if "metrics.json" not in present:
+            os.replace(copy, kept / "metrics.json")
+        elif copy.read_bytes() == (kept / "metrics.json").read_bytes():
+            copy.unlink()
+        else:  # two different results: keep both
+            os.replace(copy, kept / KEPT_METRICS)
     (kept / "why.txt").write_text(reason + "\n")
     return kept
 

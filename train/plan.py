@@ -115,6 +115,43 @@ def check_experiment(config: dict[str, Any]) -> None:
                              **spec.model)
             except ValueError as err:
                 raise ExperimentError(f"{where} (run {task}/{variant}): {err}") from err
+    check_claims(config)
+
+
+def check_claims(config: dict[str, Any]) -> None:
+    """Each claim of ``experiment.claims`` names known variants and tasks, its neighbouring
+    variants run on a common task, and no two claims share an id: a claim that cannot be
+    scored fails here, not after all training. Raises ExperimentError naming the key."""
+    exp = experiment(config) or {}
+    known = variants(config)
+    tasks = list(exp.get("tasks") or {})
+    seen = set()
+    for claim in exp.get("claims") or []:
+        where = f"experiment.claims[{claim['id']}]"
+        if claim["id"] in seen:
+            raise ExperimentError(f"config key '{where}.id': two claims have this id; give each "
+                                  f"claim its own")
+        seen.add(claim["id"])
+        names = claim.get("variants") or []
+        for key, given, allowed in (("variants", names, list(known)),
+                                    ("tasks", claim.get("tasks") or [], tasks)):
+            unknown = [name for name in given if name not in allowed]
+            if unknown:
+                raise ExperimentError(
+                    f"config key '{where}.{key}': {', '.join(map(repr, unknown))} "
+                    f"{'is' if len(unknown) == 1 else 'are'} not among the experiment's "
+                    f"{key} ({', '.join(sorted(allowed))}); fix the names or add the {key}")
+        if claim["test"] == "memory":
+            continue
+        scope = claim.get("tasks") or tasks
+        for a, b in zip(names[:-1], names[1:], strict=True):
+            common = [t for t in scope if all(not known[v].get("tasks") or t in known[v]["tasks"]
+                                              for v in (a, b))]
+            if not common:
+                raise ExperimentError(
+                    f"config key '{where}.variants': {a!r} and {b!r} run on no common task "
+                    f"among {', '.join(scope)}, so the claim has nothing to compare; add the "
+                    f"task to both variants' tasks or change the claim's tasks")
 
 
 def _check_listops_generator(gen: dict[str, Any]) -> None:
@@ -272,7 +309,11 @@ def _default_note(task: str, cfg: dict[str, Any]) -> str:
 
 
 def prepare_commands(config: dict[str, Any], task: str, python: str, seed: int) -> list[str]:
-    """Shell commands that make a task's data ready: generate (if configured), preprocess."""
+    """Shell commands that make a task's data ready: generate (if configured), preprocess.
+
+    Options appear in a fixed (sorted) order: the commands are a rule's params, and the same
+    settings written in another order (a config saved by a YAML library) must not rerun the
+    data and every training run on it."""
     cfg = experiment(config)["tasks"][task]
     root = cfg["root"]
     q = shlex.quote
@@ -282,13 +323,13 @@ def prepare_commands(config: dict[str, Any], task: str, python: str, seed: int) 
         if task in GENERATED:
             check_generated_settings(task, gen)
             flags = {opt.flag for opt in GENERATED[task].all_options()} - {"seed"}
-            opts = " ".join(f"--{k} {v}" for k, v in gen.items() if k in flags)
+            opts = " ".join(f"--{k} {v}" for k, v in sorted(gen.items()) if k in flags)
             cmds.append(f"{python} -m lra generate {task} --quiet --out {q(root)} {opts} "
                         f"--seed {seed}")
         elif task in ("listops", "listops_long"):
             if task == "listops_long":
                 check_long_listops(gen)
-            opts = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in gen.items()
+            opts = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in sorted(gen.items())
                             if k in LISTOPS_KEYS)
             cmds.append(f"{python} -m lra generate listops --out {q(root + '/listops-1000')} "
                         f"{opts} --seed {seed}")

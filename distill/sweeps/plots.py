@@ -19,6 +19,7 @@ from matplotlib import colors as mcolors  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from pipeline.io import atomic_write  # noqa: E402
+from pipeline.plot_text import literal  # noqa: E402
 
 from ..macro_models import FittedCurve  # noqa: E402
 from .analysis import FITTED  # noqa: E402
@@ -153,7 +154,7 @@ def plot_ltp_curves(table: pd.DataFrame, readouts: dict[str, pd.DataFrame], fits
             ax.plot(t, curve(t), "--" if row["status"] != "ok" else "-", color=colour, lw=1)
     sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
     fig.colorbar(sm, ax=ax, label=axis_label(table, param))
-    ax.set(xlabel="time (s)", ylabel="readout p_l", title=title or "LTP curves")
+    ax.set(xlabel="time (s)", ylabel="readout p_l", title=literal(title or "LTP curves"))
     ax.plot([], [], "x", color="0.6", label="not saturated / no fit (grey, x)")
     ax.plot([], [], "s--", color="0.3", label="weakly saturated (dashed)")
     ax.legend(fontsize=7, loc="lower right")
@@ -190,7 +191,7 @@ def plot_fit_vs_parameter(table: pd.DataFrame, param: str, path: str | Path,
     if _is_log(x):
         axes[-1].set_xscale("log")
     axes[-1].set_xlabel(axis_label(table, param))
-    axes[0].set_title(title or "fitted macro model vs parameter")
+    axes[0].set_title(literal(title or "fitted macro model vs parameter"))
     _save(fig, path)
 
 
@@ -232,7 +233,7 @@ def plot_schedules(table: pd.DataFrame, fits: dict, param: str, segments: list[i
            title="first-segment share (red: no fit)")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
-    fig.suptitle(title or "retention schedules across the sweep")
+    fig.suptitle(literal(title or "retention schedules across the sweep"))
     _save(fig, path)
 
 
@@ -267,6 +268,6 @@ def plot_heatmap(table: pd.DataFrame, params: list[str], segments: list[int],
         ax.set_yticks(range(len(x1)), [f"{v:.3g}" for v in x1], fontsize=7)
         ax.set(xlabel=axis_label(table, p2), ylabel=axis_label(table, p1), title=label)
         fig.colorbar(im, ax=ax)
-    fig.suptitle((title or "two-parameter sweep") + "  (NS: not saturated, weak: weakly "
+    fig.suptitle(literal(title or "two-parameter sweep") + "  (NS: not saturated, weak: weakly "
                  "saturated, R²: poor fit, x: no fit)")
     _save(fig, path)
