@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -252,3 +255,35 @@ def test_commit_comes_from_the_stamp_where_there_is_no_git_checkout(tmp_path, mo
     assert git_state(tmp_path) == ("abc123", "no (stamped)")
     monkeypatch.delenv(COMMIT_ENV)
     assert git_state(tmp_path) == ("unknown", "unknown")
+
+
+def test_launcher_script_runs_the_check_from_the_tree_into_OUT(tmp_path):
+    """.ci/gpu_check.sh with the sections skipped: finds the Python, sets PYTHONPATH, writes
+    the files and the log into $OUT, and passes the exit status on."""
+    env = {**os.environ, "PYTHON": sys.executable, "OUT": str(tmp_path)}
+    done = subprocess.run(["bash", str(REPO / ".ci" / "gpu_check.sh"), "--smoke", "--skip",
+                           *gc.SECTIONS], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, check=False, timeout=600)
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert {"gpu_check.csv", "gpu_check.md", "gpu_check.log"} <= {
+        p.name for p in tmp_path.iterdir()}
+    assert "0 checks passed, 0 failed" in (tmp_path / "gpu_check.log").read_text()
+    env.pop("OUT")
+    done = subprocess.run(["bash", str(REPO / ".ci" / "gpu_check.sh"), "--out", str(tmp_path)],
+                          cwd=tmp_path, env={**env, "CUDA_VISIBLE_DEVICES": ""},
+                          capture_output=True, text=True, check=False, timeout=600)
+    assert done.returncode == 2 and "--smoke" in done.stdout  # no GPU visible: refused
+
+
+def test_docs_describe_every_column_and_the_command():
+    text = (REPO / "docs" / "gpu.md").read_text(encoding="utf-8")
+    from benchmarks.bench_speed_claim import SpeedSizes
+
+    speed_columns = ["date", "commit", "device", "system", "baseline", "segments",
+                     "segment_len", "batch", "time_kind", "step_median_s",
+                     "speedup_vs_baseline", "paper_speedup", *SpeedSizes.__dataclass_fields__]
+    for column in (*gr.COLUMNS, *speed_columns):
+        assert f"`{column}`" in text, column
+    for phrase in ("python -m benchmarks.gpu_check", "--smoke", ".ci/gpu_check.sh",
+                   "python -m benchmarks.bench_speed_claim"):
+        assert phrase in text
