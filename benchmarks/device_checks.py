@@ -3,9 +3,10 @@
 * :func:`amrb_matches_bptt`: AMRB's gradients equal full BPTT's with dropout on (the replay
   restores the device's RNG state; the check tests that on CUDA, where dropout draws from
   the CUDA generator);
-* :func:`training_runs`: the project's real training loop (``train.loop.train_run``) on a
-  small generated ListOps task: a run under bf16 autocast whose loss falls, and a run killed
-  twice (``stop_after_steps``) and resumed, compared with an uninterrupted one.
+* :func:`loss_falls` and :func:`resume_matches`: the project's real training loop
+  (``train.loop.train_run``) on a small generated ListOps task (:func:`listops_task`): a run
+  under bf16 autocast whose loss falls, and a run killed twice (``stop_after_steps``) and
+  resumed, compared with an uninterrupted one.
 
 Each returns plain dicts (value, pass, note) that ``gpu_check`` turns into rows.
 """
@@ -221,59 +222,69 @@ def _run_difference(a: dict[str, Any], b: dict[str, Any], wa: dict, wb: dict) ->
     return max([max_relative_difference(wb, wa), *rel])
 
 
-def training_runs(device: torch.device, sizes: TrainSizes, autocast_on_cpu: bool,
-                  progress: bool = False) -> dict[str, dict[str, Any]]:
-    """The two training-loop checks: {'bf16_training_loss_falls': ..., 'resume_equals_
-    uninterrupted': ...}, each {'value', 'passed', 'note'}.
-
-    Loss falls: the run's last epoch's mean train loss is below its first epoch's, and every
-    loss is finite. Resume: run A uninterrupted; run R killed after 3 steps (last checkpoint
-    at step 2) and after 4 more, then finished; run B uninterrupted again (the device's own
-    run-to-run noise). Value = difference of R from A (:func:`_run_difference`); passes when
-    it is at most :data:`RESUME_NOISE_FACTOR` x that of B from A (so exactly 0 where A and B
-    agree bit for bit) and R's test accuracy and best epoch equal A's wherever B's do.
-    """
+@contextlib.contextmanager
+def listops_task(sizes: TrainSizes) -> Iterator[tuple[Path, str]]:
+    """A scratch folder with the generated ListOps task (``listops-1000/``) and a demo
+    retention file: yields (folder, retention path); removed on exit."""
     from model.retention import write_retention_json
-    from train.loop import train_run
 
-    out: dict[str, dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory() as tmp_name, forced_autocast(autocast_on_cpu):
+    with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         _listops(tmp, sizes)
-        retention = str(write_retention_json(tmp / "rf.json", 16))
-        spec = _spec(tmp, sizes, device, retention)
-        with deterministic(device) as nondeterministic:
-            run = train_run(spec, tmp / "bf16", progress=progress)
-        losses = [e["train_loss"] for e in run["epochs"]]
-        finite = all(math.isfinite(x) for x in [*losses, run["test_loss"]])
-        falls = finite and losses[-1] < losses[0]
-        out["bf16_training_loss_falls"] = {
-            "value": losses[-1] / losses[0] if losses[0] else math.nan, "passed": falls,
+        yield tmp, str(write_retention_json(tmp / "rf.json", 16))
+
+
+def loss_falls(task: tuple[Path, str], device: torch.device, sizes: TrainSizes,
+               progress: bool = False) -> dict[str, Any]:
+    """One training run of rmaat (AMRB) through ``train.loop.train_run`` on ``task``
+    (:func:`listops_task`); passes when the last epoch's mean train loss is below the
+    first's and every loss is finite. Value: last / first. Run under
+    :func:`forced_autocast` on a CPU to use bf16 there too."""
+    from train.loop import train_run
+
+    tmp, retention = task
+    with deterministic(device) as nondeterministic:
+        run = train_run(_spec(tmp, sizes, device, retention), tmp / "bf16", progress=progress)
+    losses = [e["train_loss"] for e in run["epochs"]]
+    finite = all(math.isfinite(x) for x in [*losses, run["test_loss"]])
+    return {"value": losses[-1] / losses[0] if losses[0] else math.nan,
+            "passed": finite and losses[-1] < losses[0],
             "note": (f"train loss per epoch {', '.join(f'{x:.4f}' for x in losses)} (last / "
                      f"first = value); test loss {run['test_loss']:.4f}, test acc "
                      f"{run['test_acc']:.3f}; {run['driver']} driver, {run['device']}, "
-                     f"peak memory {run['peak_memory_mb']:.0f} MiB ({run['memory_measure']})")}
-        resume_spec = _spec(tmp, sizes, device, retention, epochs=2, checkpoint_every=2)
-        with deterministic(device) as nondet_resume:
-            full = train_run(resume_spec, tmp / "A", progress=progress)
-            for steps in (3, 4):  # simulated kills: train_run returns {} and writes no metrics
-                if train_run(resume_spec, tmp / "R", progress=progress,
-                             stop_after_steps=steps) != {}:
-                    raise RuntimeError(f"the run was not stopped after {steps} steps")
-            resumed = train_run(resume_spec, tmp / "R", progress=progress)
-            again = train_run(resume_spec, tmp / "B", progress=progress)
-        wa, wr, wb = (_weights(tmp / x / "best.pt") for x in "ARB")
-        diff, noise = _run_difference(full, resumed, wa, wr), _run_difference(full, again, wa, wb)
-        same = [k for k in ("test_acc", "best_epoch") if again[k] == full[k]]
-        passed = diff <= RESUME_NOISE_FACTOR * noise and all(resumed[k] == full[k] for k in same)
-        warned = sorted({*nondeterministic, *nondet_resume})
-        out["resume_equals_uninterrupted"] = {
-            "value": diff, "passed": passed,
+                     f"peak memory {run['peak_memory_mb']:.0f} MiB ({run['memory_measure']})"
+                     + (f"; without a deterministic algorithm: {'; '.join(nondeterministic)}"
+                        if nondeterministic else ""))}
+
+
+def resume_matches(task: tuple[Path, str], device: torch.device, sizes: TrainSizes,
+                   progress: bool = False) -> dict[str, Any]:
+    """A killed and resumed run equals an uninterrupted one (2 epochs, a checkpoint every 2
+    steps). Run A uninterrupted; run R killed after 3 steps (last checkpoint at step 2) and
+    after 4 more, then finished; run B uninterrupted again (the device's own run-to-run
+    noise). Value = difference of R from A (:func:`_run_difference`); passes when it is at
+    most :data:`RESUME_NOISE_FACTOR` x that of B from A (so exactly 0 where A and B agree
+    bit for bit) and R's test accuracy and best epoch equal A's wherever B's do."""
+    from train.loop import train_run
+
+    tmp, retention = task
+    spec = _spec(tmp, sizes, device, retention, epochs=2, checkpoint_every=2)
+    with deterministic(device) as nondeterministic:
+        full = train_run(spec, tmp / "A", progress=progress)
+        for steps in (3, 4):  # simulated kills: train_run returns {} and writes no metrics
+            if train_run(spec, tmp / "R", progress=progress, stop_after_steps=steps) != {}:
+                raise RuntimeError(f"the run was not stopped after {steps} steps")
+        resumed = train_run(spec, tmp / "R", progress=progress)
+        again = train_run(spec, tmp / "B", progress=progress)
+    wa, wr, wb = (_weights(tmp / x / "best.pt") for x in "ARB")
+    diff, noise = _run_difference(full, resumed, wa, wr), _run_difference(full, again, wa, wb)
+    same = [k for k in ("test_acc", "best_epoch") if again[k] == full[k]]
+    passed = diff <= RESUME_NOISE_FACTOR * noise and all(resumed[k] == full[k] for k in same)
+    return {"value": diff, "passed": passed,
             "note": (f"killed after 3 and 4 more steps, resumed: differs from the "
                      f"uninterrupted run by {diff:.3g} (weights and losses, relative); a "
                      f"second uninterrupted run differs by {noise:.3g}; test acc "
                      f"{resumed['test_acc']:.4f} vs {full['test_acc']:.4f}, best epoch "
                      f"{resumed['best_epoch']} vs {full['best_epoch']}"
-                     + (f"; operations without a deterministic algorithm: {'; '.join(warned)}"
-                        if warned else ""))}
-    return out
+                     + (f"; without a deterministic algorithm: {'; '.join(nondeterministic)}"
+                        if nondeterministic else ""))}

@@ -216,31 +216,43 @@ class Runner:
 
     # --- 2. training loop -----------------------------------------------------------------
     def training(self) -> None:
-        from benchmarks.device_checks import training_runs
+        from benchmarks.device_checks import (
+            forced_autocast,
+            listops_task,
+            loss_falls,
+            resume_matches,
+        )
 
         t = self.prof.train
-        kw = dict(system="rmaat+amrb", batch=t.batch, segments=-(-t.seq_len // t.segment_len),
-                  segment_len=t.segment_len,
+        n_seg = -(-t.seq_len // t.segment_len)
+        kw = dict(system="rmaat+amrb", batch=t.batch, segments=n_seg, segment_len=t.segment_len,
                   sizes=f"ListOps n_train={t.n_train} seq_len={t.seq_len} "
-                        + sizes_label(t.batch, -(-t.seq_len // t.segment_len), t.segment_len,
-                                      t.d_model, t.n_layers, t.n_heads, t.mem_tokens))
-        names = ("bf16_training_loss_falls", "resume_equals_uninterrupted")
-        units = {"bf16_training_loss_falls": "last / first epoch loss",
-                 "resume_equals_uninterrupted": "max rel. diff"}
-        if not self.budget.allows(30):
-            for name in names:
-                self.add("training", name, "check", "error", note=self.budget.why_not(30), **kw)
+                        + sizes_label(t.batch, n_seg, t.segment_len, t.d_model, t.n_layers,
+                                      t.n_heads, t.mem_tokens))
+        checks = (("bf16_training_loss_falls", loss_falls, "last / first epoch loss"),
+                  ("resume_equals_uninterrupted", resume_matches, "max rel. diff"))
+        if not self.budget.allows(15):  # not even worth generating the task
+            for name, _, _ in checks:
+                self.add("training", name, "check", "error", note=self.budget.why_not(15), **kw)
             return
         try:
-            results = training_runs(self.device, t, autocast_on_cpu=not self.cuda)
-        except Exception as err:  # noqa: BLE001 - recorded as a failed check
-            for name in names:
-                self.add("training", name, "check", "error", note=_error(err), **kw)
-            return
-        for name in names:
-            res = results[name]
-            self.add("training", name, "check", "pass" if res["passed"] else "fail",
-                     value=res["value"], unit=units[name], note=res["note"], **kw)
+            # bf16 autocast also on a CPU (--smoke); on CUDA the loop's own rule switches it on
+            with listops_task(t) as task, forced_autocast(not self.cuda):
+                for name, check, unit in checks:
+                    if not self.budget.allows(15):
+                        self.add("training", name, "check", "error",
+                                 note=self.budget.why_not(15), **kw)
+                        continue
+                    try:
+                        res = check(task, self.device, t)
+                        self.add("training", name, "check", "pass" if res["passed"] else
+                                 "fail", value=res["value"], unit=unit, note=res["note"], **kw)
+                    except Exception as err:  # noqa: BLE001 - recorded, the next check runs
+                        self.add("training", name, "check", "error", note=_error(err), **kw)
+        except Exception as err:  # noqa: BLE001 - the task could not be made: both fail
+            for name, _, _ in checks:
+                if not any(r["name"] == name for r in self.rows):
+                    self.add("training", name, "check", "error", note=_error(err), **kw)
 
     # --- 3. the paper's speed claim ----------------------------------------------------------
     def speed_claim(self) -> None:

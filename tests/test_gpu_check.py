@@ -99,6 +99,30 @@ def test_speedup_rows_are_the_ratio_of_the_step_times(smoke):
             time[(r["system"], *key)] / time[("rmaat+amrb", *key)], rel=1e-3)
 
 
+def test_amrb_check_fails_when_the_dropout_replay_is_broken(retention, monkeypatch):
+    """Guard that the check can fail: without the RNG restore AMRB's dropout masks differ."""
+    import model.amrb as amrb
+    from benchmarks.device_checks import GradSizes, amrb_matches_bptt
+
+    ok = amrb_matches_bptt("rmaat", torch.device("cpu"), torch.float64, GradSizes(), retention)
+    monkeypatch.setattr(amrb, "_set_rng", lambda state, device: None)
+    broken = amrb_matches_bptt("rmaat", torch.device("cpu"), torch.float64, GradSizes(),
+                               retention)
+    assert ok["passed"] and not broken["passed"] and broken["value"] > 1e-6
+
+
+def test_resume_check_fails_when_the_optimiser_state_is_not_restored(monkeypatch):
+    """Guard that the check can fail: a resumed run whose AdamW state starts afresh."""
+    from benchmarks.device_checks import TrainSizes, listops_task, resume_matches
+
+    sizes = TrainSizes(epochs=2)
+    monkeypatch.setattr(torch.optim.AdamW, "load_state_dict", lambda self, state: None)
+    with listops_task(sizes) as task:
+        broken = resume_matches(task, torch.device("cpu"), sizes)
+    assert not broken["passed"] and broken["value"] > 0
+    assert "a second uninterrupted run differs by 0" in broken["note"]
+
+
 def test_without_cuda_and_without_smoke_exits_2(monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert gc.main(["--out", str(tmp_path)]) == 2
