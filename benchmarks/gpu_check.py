@@ -1,7 +1,7 @@
 """One command that proves the GPU path and measures the paper's memory and speed at its
 sizes: correctness on the device, peak memory, step time, the public RMT's replay.
 
-    python -m benchmarks.gpu_check                # on a CUDA machine (about 2-4 min on one H100)
+    python -m benchmarks.gpu_check                # on a CUDA machine (estimated 2-4 min on an H100)
     python -m benchmarks.gpu_check --smoke        # the same code on a CPU at tiny sizes
     bash .ci/gpu_check.sh                         # on a lent GPU machine (docs/gpu.md)
 
