@@ -198,9 +198,10 @@ def build_peer(args: argparse.Namespace, device: Any, ours_trunk: int) -> tuple[
 
 
 def make_step(args: argparse.Namespace, system: System, n_seg: int,
-              device: Any) -> tuple[Callable[[int, int], None], dict]:
+              device: Any, optimizer_step: bool = False) -> tuple[Callable[[int, int], None], dict]:
     """A closure ``step(batch, tokens)`` running one training step (zero_grad, forward,
-    loss, backward) on the first ``batch`` samples and ``tokens`` tokens, and the counts."""
+    loss, backward; with ``optimizer_step`` also an AdamW step, lr 1e-4, as the training
+    loop takes) on the first ``batch`` samples and ``tokens`` tokens, and the counts."""
     import torch
 
     from model.drivers import backward
@@ -215,6 +216,7 @@ def make_step(args: argparse.Namespace, system: System, n_seg: int,
                              n_seg)
     if system.is_peer:
         net, counts = build_peer(args, device, counts["trunk_params"])
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-4) if optimizer_step else None
 
     def step(b: int, n: int) -> None:
         net.zero_grad(set_to_none=True)
@@ -225,6 +227,8 @@ def make_step(args: argparse.Namespace, system: System, n_seg: int,
                 net(tokens[:b, :n + 1], memory_replay_backprop=True)
             else:
                 net(tokens[:b, :n + 1], return_loss=True)[0].backward()
+        if opt is not None:
+            opt.step()
 
     return step, {**counts, "autocast": use_autocast}
 

@@ -15,7 +15,7 @@ Peak memory of a step (:func:`step_peak_mb`)
           freed blocks stay in the heap and fragmentation adds an allocator-dependent amount.
     CUDA: ``torch.cuda.max_memory_allocated()`` during the step minus the memory allocated
           before it.
-Step time (:func:`timed`)
+Step time (:func:`timed`; :func:`event_timed` with CUDA events)
     wall-clock seconds (after ``torch.cuda.synchronize()`` on CUDA) and CPU seconds of the
     process (``time.process_time``; with one thread, robust to other load on the machine).
     Time with glibc's default allocator settings (or ``set_live_rss(False)``): the 64 KiB
@@ -70,6 +70,26 @@ def timed(fn: Callable[[], Any], device: Any) -> tuple[float, float]:
     return time.perf_counter() - t0, time.process_time() - c0
 
 
+def event_timed(fn: Callable[[], Any], device: Any) -> tuple[float, float]:
+    """Run ``fn()`` once: (seconds, CPU seconds of this process). On CUDA the seconds are
+    the GPU's own time between two CUDA events recorded around ``fn`` on the current stream
+    (after a synchronize, so no earlier work is counted); elsewhere wall-clock, as
+    :func:`timed`."""
+    if getattr(device, "type", "cpu") != "cuda":
+        return timed(fn, device)
+    import torch
+
+    torch.cuda.synchronize(device)
+    start = torch.cuda.Event(enable_timing=True)
+    end = torch.cuda.Event(enable_timing=True)
+    c0 = time.process_time()
+    start.record()
+    fn()
+    end.record()
+    end.synchronize()
+    return start.elapsed_time(end) / 1000.0, time.process_time() - c0  # elapsed_time: ms
+
+
 def step_peak_mb(fn: Callable[[], Any], device: Any) -> float:
     """Peak memory growth of running ``fn()`` once, in MiB (see the module docstring).
 
@@ -88,6 +108,17 @@ def step_peak_mb(fn: Callable[[], Any], device: Any) -> float:
     base = rss_peak_mb()
     fn()
     return rss_peak_mb() - base
+
+
+def peak_allocated_mb(device: Any) -> float | None:
+    """CUDA: the most memory allocated on ``device`` since the last reset of the peak
+    statistics (the one :func:`step_peak_mb` made), in MiB: parameters, optimiser state and
+    inputs included. None on a CPU (no such counter)."""
+    if getattr(device, "type", "cpu") != "cuda":
+        return None
+    import torch
+
+    return torch.cuda.max_memory_allocated(device) / 2**20
 
 
 def worker_env(threads: int, live_rss: bool) -> dict[str, str]:
