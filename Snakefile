@@ -36,6 +36,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/simulation.smk"
 include: "workflow/rules/distill.smk"
 include: "workflow/rules/sweeps.smk"
+include: "workflow/rules/sensitivity.smk"
 include: "workflow/rules/experiment.smk"
 include: "workflow/rules/train.smk"
 
@@ -48,5 +49,6 @@ rule all:
         expand("results/plots/{condition}/schedules.png", condition=CONDITIONS),
         "results/plots/conditions.png",
         SWEEP_TARGETS,
+        SENSITIVITY_TARGETS,
         REPORT_TARGETS,
     default_target: True

@@ -31,6 +31,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from pipeline.io import atomic_write_text  # noqa: E402
+from report.sensitivity import sensitivity_section  # noqa: E402
 from train.aggregate import CHANCE_P, accuracy_pivot  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ labelled as the paper's.</p>
 $ltp
 $schedules
 $sweeps
+$sensitivity
 $accuracy
 $claims
 $memory
@@ -92,10 +94,11 @@ class ReportInputs:
     claims: Path | None = None
     metrics: list[Path] = field(default_factory=list)
     benchmarks: list[Path] = field(default_factory=list)
+    sensitivity: list[Path] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         for name in ("retention", "plots", "sweep_tables", "sweep_plots", "metrics",
-                     "benchmarks"):
+                     "benchmarks", "sensitivity"):
             setattr(self, name, [Path(p) for p in getattr(self, name)])
         for name in ("accuracy", "runs", "claims"):
             if getattr(self, name) is not None:
@@ -109,7 +112,7 @@ class ReportInputs:
         """Every file named, in a fixed order."""
         single = [p for p in (self.accuracy, self.runs, self.claims) if p is not None]
         return [*self.retention, *self.plots, *self.sweep_tables, *self.sweep_plots, *single,
-                *self.metrics, *self.benchmarks]
+                *self.metrics, *self.benchmarks, *self.sensitivity]
 
     def plot(self, folder: str, name: str) -> Path | None:
         """The plot ``{folder}/{name}.png`` among the named plots (None if not given)."""
@@ -388,6 +391,7 @@ def render_report(inputs: ReportInputs) -> str:
     return PAGE.substitute(
         css=CSS, generated=generated, ltp=ltp_section(inputs),
         schedules=schedule_section(inputs), sweeps=sweeps_section(inputs),
+        sensitivity=sensitivity_section(inputs.sensitivity),
         accuracy=accuracy_section(inputs), claims=claims_section(inputs),
         memory=memory_section(inputs), curves=curves_section(inputs))
 

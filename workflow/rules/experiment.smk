@@ -128,6 +128,7 @@ def report_inputs(wildcards):
             for p in SWEEP_POINTS[s]
         ],
         *[f"results/benchmarks/rules/train/{t}/{v}/seed{s}.tsv" for t, v, s in RUNS],
+        *[f"results/benchmarks/rules/sensitivity/{c}.tsv" for c in SENSITIVITY_CONDITIONS],
         *claims_memory_csv(),
     ]
     inputs = {
@@ -137,6 +138,11 @@ def report_inputs(wildcards):
         "sweep_plots": sweep_plots,
         "metrics": run_metrics(),
         "benchmarks": benchmarks,
+        "sensitivity": [
+            f"results/sensitivity/{c}.{ext}"
+            for c in SENSITIVITY_CONDITIONS
+            for ext in ("csv", "json", "png")
+        ],
     }
     if RUNS:
         inputs["accuracy"] = "results/tables/accuracy.csv"
@@ -150,7 +156,7 @@ def report_options(wildcards, input):
     """The report's command-line options: one per kind of input, with its files."""
     options = []
     for key in ("retention", "plots", "sweep_tables", "sweep_plots", "metrics", "benchmarks",
-                "accuracy", "runs", "claims"):
+                "accuracy", "runs", "claims", "sensitivity"):
         files = input.get(key)
         if files:
             files = [files] if isinstance(files, str) else list(files)
