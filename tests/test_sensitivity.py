@@ -135,6 +135,7 @@ def test_elasticities_of_a_known_power_law_are_recovered(tmp_path, monkeypatch, 
     assert abs(table.loc["constants.tau_n", "schedule_elasticity"]) < 1e-4
     assert [m["parameter"] for m in summary["moves_schedule"]] == ["constants.tau_pl"]
     assert set(summary["does_not_move"]) == {"protocol.drive", "constants.tau_n"}
+    assert summary["fit_changes"] == []  # every point is fitted by the same form
     assert "1 of 3 parameters move the schedule RF(·, 8)" in summary["sentence"]
     assert (tmp_path / "out.png").stat().st_size > 10_000
     page = sensitivity_section([tmp_path / f"out.{ext}" for ext in ("csv", "json", "png")])
@@ -155,6 +156,15 @@ def test_elasticity_formulas_and_missing_sides():
     changes = schedule_changes([0.5, 0.3, 0.2], {"minus": [0.4, 0.35, 0.25], "plus": None})
     assert changes["max_abs_dRF"] == pytest.approx(0.1)
     assert changes["max_rel_dRF"] == pytest.approx(0.25)
+
+
+def test_a_change_of_selected_macro_model_is_named():
+    from distill.sensitivity.summary import fit_changes
+
+    table = pd.DataFrame({"parameter": ["a", "b", "c"], "fit_base": ["sat_exp"] * 3,
+                          "fit_minus": ["sat_exp", "hill", ""], "fit_plus": ["sat_exp", "sat_exp",
+                                                                            "sat_exp"]})
+    assert fit_changes(table) == ["b"]  # an invalid side ("") is no change
 
 
 def test_invalid_and_failing_points_are_reported_not_crashed_on(tmp_path, monkeypatch):

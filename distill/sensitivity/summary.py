@@ -30,6 +30,15 @@ def _largest(table: pd.DataFrame, column: str) -> dict[str, Any] | None:
             "value": float(values[idx])}
 
 
+def fit_changes(table: pd.DataFrame) -> list[str]:
+    """Parameters whose points select another macro model than the condition's own fit: their
+    elasticities mix a change of curve family with the change of biology."""
+    base = table["fit_base"].fillna("")
+    changed = [(table[f"fit_{side}"].fillna("") != base) & (table[f"fit_{side}"].fillna("") != "")
+               for side in ("minus", "plus")]
+    return list(table.loc[changed[0] | changed[1], "parameter"])
+
+
 def summarise(table: pd.DataFrame, condition: str, model: str, segments: list[int],
               threshold: float, tolerance: float) -> dict[str, Any]:
     """The condition's findings as plain JSON (see the module doc)."""
@@ -50,9 +59,11 @@ def summarise(table: pd.DataFrame, condition: str, model: str, segments: list[in
         "largest_still_schedule": _largest(still, "schedule_elasticity"),
         "largest_still_plateau": _largest(still, "elasticity_plateau"),
         "statuses": {k: int(v) for k, v in table["status"].value_counts().items()},
+        "fit_changes": fit_changes(table),
         "theory": None,
     }
-    if model != "tripartite" and "theory" in table and (table["theory"] != "").any():
+    theory = table["theory"].fillna("") if "theory" in table else pd.Series(dtype=str)
+    if model != "tripartite" and (theory != "").any():
         key = table.set_index("parameter")
         named = {p: {"tau": float(key.loc[p, "elasticity_tau"]),
                      "expected_tau": float(key.loc[p, "expected_elasticity_tau"]),
@@ -60,7 +71,7 @@ def summarise(table: pd.DataFrame, condition: str, model: str, segments: list[in
                      "expected_schedule": float(key.loc[p, "expected_schedule_elasticity"])}
                  for p in SCHEDULE_PARAMETERS if p in key.index}
         others = table[~table["parameter"].isin(SCHEDULE_PARAMETERS)]
-        measured = table[table["theory"] != ""]
+        measured = table[theory != ""]
         out["theory"] = {
             "tolerance": tolerance, "named": named,
             "largest_other_tau": _largest(others, "elasticity_tau"),
@@ -111,6 +122,11 @@ def sentence(summary: dict[str, Any]) -> str:
     else:
         parts.append("No parameter moves the schedule at this step: any swap regenerates the "
                      "same schedule.")
+    changes = summary.get("fit_changes") or []
+    if changes:
+        parts.append(f"For {len(changes)} parameter{'s' if len(changes) > 1 else ''} a point "
+                     "selects another macro model than the condition's own fit (a change of "
+                     "curve family, see the fit columns).")
     if summary["not_measured"]:
         parts.append(f"{len(summary['not_measured'])} could not be measured (see the table's "
                      "reason column).")
