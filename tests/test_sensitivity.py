@@ -309,3 +309,25 @@ def test_workflow_runs_the_analysis_and_a_changed_step_reruns_only_that_paramete
     assert result.returncode == 0, result.stderr[-3000:]
     log = (tmp_path / "logs" / "sensitivity" / "baseline.log").read_text()
     assert "2 points computed, 2 reused from the cache" in log
+
+
+def test_tripartite_parameters_that_enter_as_one_product_move_it_alike():
+    """docs/design.md §2.4: O_G, rho_e and G_T enter Gamma_S only through O_G rho_e G_T (the
+    gliotransmitter released, times the binding rate); the same seed gives the same spikes, so
+    a 20 % step of any of them gives the same readout (and the same elasticities)."""
+    from simulation.tripartite import simulate
+
+    config = validate_config({
+        "seed": 11, "retention": {"max_segments": 8},
+        "conditions": {"tiny": {"model": "tripartite"}},
+        "simulation": {"tripartite": {"target": "numpy", "dt": "2 ms", "record_dt": "20 ms",
+                                      "n_pairs": 10, "n_recorded": 1,
+                                      "protocol": {"n_cycles": 3}}},
+        "sensitivity": {"parameters": ["tripartite.synapse.O_G", "tripartite.astrocyte.rho_e",
+                                       "tripartite.astrocyte.G_T"]}})
+    readouts = [simulate(sensitivity.perturbation(config, "tiny", name)["points"]["plus"][
+        "params"], progress=False).readout["p_l"].to_numpy()
+                for name in sensitivity.condition_parameters(config, "tiny")]
+    assert readouts[0][-1] > 0.01  # gliotransmitter did reach the receptors
+    for other in readouts[1:]:
+        np.testing.assert_allclose(other, readouts[0], rtol=1e-9, atol=1e-12)
