@@ -183,7 +183,8 @@ def test_report_reads_only_its_declared_inputs(finished_run):
     result = snakemake(workdir, config, "--cores", "1", "results/report.html")
     assert result.returncode == 0, result.stderr[-3000:]
     page = (workdir / "results" / "report.html").read_text()
-    assert "demo" not in page
+    # the embedded images' base64 text may hold any four letters: search the page without it
+    assert "demo" not in re.sub(r'src="data:[^"]*"', "", page)
     names = list(yaml.safe_load(config.read_text())["conditions"])
     assert all(f"<td>{name}</td>" in page for name in names)
     assert "Workflow jobs (Snakemake benchmark files)" in page and "<td>simulate</td>" in page
