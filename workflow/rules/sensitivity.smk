@@ -14,6 +14,12 @@ wildcard_constraints:
     parameter=r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*",
 
 
+def sensitivity_mem_mb(wildcards):
+    """Memory of a condition's job: a tripartite point with another cycle period builds its
+    own C++ standalone project, and Brian2's parallel make peaks near 3 GB (measured 2.8 GB)."""
+    return 4000 if resolve_condition(config, wildcards.condition)["model"] == "tripartite" else 2000
+
+
 rule sensitivity_plan:
     """The two points (value * (1 -/+ step)) of one parameter of one condition, with their full
     parameters or the reason a point is invalid; a change reruns only this parameter."""
@@ -66,7 +72,7 @@ rule sensitivity:
         "logs/sensitivity/{condition}.log",
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=sensitivity_mem_mb,
     shell:
         "{params.python} -m distill.sensitivity run --plans {input.plans} "
         "--base-readout {input.readout} --base-params {input.params} "
