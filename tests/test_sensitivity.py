@@ -331,3 +331,22 @@ def test_tripartite_parameters_that_enter_as_one_product_move_it_alike():
     assert readouts[0][-1] > 0.01  # gliotransmitter did reach the receptors
     for other in readouts[1:]:
         np.testing.assert_allclose(other, readouts[0], rtol=1e-9, atol=1e-12)
+
+
+def test_command_line_refuses_bad_input_before_any_point(tmp_path, capsys):
+    config = _config(["constants.tau_pl"])
+    plan = tmp_path / "plan.json"
+    plan.write_text(dump_resolved(sensitivity.perturbation(config, "base", "constants.tau_pl")))
+    other = {**resolve_condition(config, "base"), "condition": "other"}
+    (tmp_path / "params.json").write_text(dump_resolved(other))
+    argv = ["run", "--plans", str(plan), "--base-readout", str(tmp_path / "readout.csv"),
+            "--base-params", str(tmp_path / "params.json"), "--max-segments", "16",
+            "--segments", "8", "--cache-dir", str(tmp_path / "cache"),
+            "--out-csv", str(tmp_path / "out.csv"), "--out-png", str(tmp_path / "out.png"),
+            "--out-json", str(tmp_path / "out.json")]
+    assert main(argv) == 2
+    assert "plans of ['base'] but base parameters of 'other'" in capsys.readouterr().err
+    (tmp_path / "params.json").write_text(dump_resolved(resolve_condition(config, "base")))
+    assert main(argv) == 2  # the condition's readout does not exist
+    assert "readout.csv does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "out.csv").exists() and not (tmp_path / "cache").exists()

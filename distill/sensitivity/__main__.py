@@ -65,7 +65,7 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     base_params = _read_json(args.base_params, "parameter file")
     condition = base_params["condition"]
-    if conditions and conditions != {condition}:
+    if conditions != {condition}:
         print(f"error: plans of {sorted(conditions)} but base parameters of {condition!r}",
               file=sys.stderr)
         return 2
@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {version('rmaat')}")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="one condition's table, tornado plot and summary")
-    run.add_argument("--plans", nargs="*", default=[], type=Path,
+    run.add_argument("--plans", nargs="+", required=True, type=Path,
                      help="plan JSON of each parameter (pipeline.sensitivity.perturbation)")
     run.add_argument("--base-readout", required=True, type=Path,
                      help="the condition's own readout.csv (the base point)")
@@ -161,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         return args.run(args)
-    except (FileNotFoundError, json.JSONDecodeError, KeyError) as err:
+    except (FileNotFoundError, json.JSONDecodeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 
