@@ -8,16 +8,11 @@ from pipeline.sensitivity import sensitivity_segments, sensitivity_targets
 SENSITIVITY_CONDITIONS = sensitivity_conditions(config)
 SENSITIVITY_PARAMETERS = {c: condition_parameters(config, c) for c in SENSITIVITY_CONDITIONS}
 SENSITIVITY_TARGETS = sensitivity_targets(config)
+SENSITIVITY_MODELS = {c: resolve_condition(config, c)["model"] for c in SENSITIVITY_CONDITIONS}
 
 
 wildcard_constraints:
     parameter=r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*",
-
-
-def sensitivity_mem_mb(wildcards):
-    """Memory of a condition's job: a tripartite point with another cycle period builds its
-    own C++ standalone project, and Brian2's parallel make peaks near 3 GB (measured 2.8 GB)."""
-    return 4000 if resolve_condition(config, wildcards.condition)["model"] == "tripartite" else 2000
 
 
 rule sensitivity_plan:
@@ -72,7 +67,9 @@ rule sensitivity:
         "logs/sensitivity/{condition}.log",
     threads: 1
     resources:
-        mem_mb=sensitivity_mem_mb,
+        # a tripartite point with another cycle period builds its own C++ standalone project:
+        # Brian2's parallel make peaked at 2.8 GB
+        mem_mb=lambda wc: 4000 if SENSITIVITY_MODELS[wc.condition] == "tripartite" else 2000,
     shell:
         "{params.python} -m distill.sensitivity run --plans {input.plans} "
         "--base-readout {input.readout} --base-params {input.params} "
