@@ -46,6 +46,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/simulation.smk"
 include: "workflow/rules/distill.smk"
 include: "workflow/rules/sweeps.smk"
+include: "workflow/rules/sensitivity.smk"
 include: "workflow/rules/experiment.smk"
 include: "workflow/rules/train.smk"
 
@@ -58,5 +59,6 @@ rule all:
         expand("results/plots/{condition}/schedules.png", condition=CONDITIONS),
         "results/plots/conditions.png",
         PLAN.sweep_targets,
+        SENSITIVITY_TARGETS,
         PLAN.report_targets,
     default_target: True

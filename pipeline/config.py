@@ -6,7 +6,8 @@ before anything runs:
 1. the JSON schema ``workflow/schemas/config.schema.yaml`` (types, ranges, unknown keys),
 2. semantic checks that a schema cannot express: units and signs of physical quantities and
    the protocol against the time steps (:mod:`pipeline.parameters`), sweeps
-   (:mod:`pipeline.sweeps`), segment counts and output folders (here).
+   (:mod:`pipeline.sweeps`), the sensitivity analysis (:mod:`pipeline.sensitivity`), segment
+   counts and output folders (here).
 
 Every error is a :class:`ConfigError` whose message names the offending key. Resolving a
 condition (:mod:`pipeline.resolve`) and the checks are re-exported here, so stages and the
@@ -29,6 +30,7 @@ from pipeline.errors import ConfigError
 from pipeline.parameters import check_network_memory, check_simulation
 from pipeline.resolve import condition_names, dump_resolved, resolve_condition, resolve_parameters
 from pipeline.schema import inside_project, load_schema
+from pipeline.sensitivity import check_sensitivity
 from pipeline.sweeps import check_sweeps
 
 __all__ = ["ConfigError", "check_network_memory", "check_paths", "check_segments",
@@ -114,6 +116,9 @@ def validate_config(config: Any) -> dict[str, Any]:
     compare_given = "compare_segments" in (config.get("retention") or {})
     for key in ("seed", "simulation", "retention", "sweeps"):
         _fill_defaults(config, {"properties": {key: schema["properties"][key]}}, schema)
+    if config.get("sensitivity") is not None:  # absent: no analysis (not an empty block)
+        _fill_defaults(config, {"properties": {"sensitivity": schema["properties"][
+            "sensitivity"]}}, schema)
     if not compare_given:  # the default 16 never exceeds a smaller max_segments
         retention = config["retention"]
         retention["compare_segments"] = min(retention["compare_segments"],
@@ -127,6 +132,7 @@ def validate_config(config: Any) -> dict[str, Any]:
     check_segments(config)
     check_paths(config)
     check_sweeps(config)
+    check_sensitivity(config)
     return config
 
 

@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="metrics.json of every run (training curves)")
     p.add_argument("--benchmarks", nargs="*", default=[],
                    help="benchmark CSVs and Snakemake benchmark TSVs (memory and speed)")
+    p.add_argument("--sensitivity", nargs="*", default=[],
+                   help="sensitivity analysis files (results/sensitivity/{condition}.csv, "
+                   ".json, .png)")
     return p
 
 
@@ -53,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             retention=args.retention, plots=args.plots, sweep_tables=args.sweep_tables,
             sweep_plots=args.sweep_plots, accuracy=args.accuracy, runs=args.runs,
             skipped=json.loads(args.skipped), claims=args.claims, metrics=args.metrics,
-            benchmarks=args.benchmarks), args.out)
+            benchmarks=args.benchmarks, sensitivity=args.sensitivity), args.out)
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -36,6 +36,7 @@ from analysis.runs import RunRecord, read_runs  # noqa: E402
 from pipeline.io import atomic_write_text  # noqa: E402
 from pipeline.plot_text import literal  # noqa: E402
 from pipeline.retention import read_payload  # noqa: E402
+from report.sensitivity import sensitivity_section  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +91,11 @@ class ReportInputs:
     claims: Path | None = None
     metrics: list[Path] = field(default_factory=list)
     benchmarks: list[Path] = field(default_factory=list)
+    sensitivity: list[Path] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         for name in ("retention", "plots", "sweep_tables", "sweep_plots", "metrics",
-                     "benchmarks"):
+                     "benchmarks", "sensitivity"):
             setattr(self, name, [Path(p) for p in getattr(self, name)])
         for name in ("accuracy", "runs", "claims"):
             if getattr(self, name) is not None:
@@ -107,7 +109,7 @@ class ReportInputs:
         """Every file named, in a fixed order."""
         single = [p for p in (self.accuracy, self.runs, self.claims) if p is not None]
         return [*self.retention, *self.plots, *self.sweep_tables, *self.sweep_plots, *single,
-                *self.metrics, *self.benchmarks]
+                *self.metrics, *self.benchmarks, *self.sensitivity]
 
     def plot(self, folder: str, name: str) -> Path | None:
         """The plot ``{folder}/{name}.png`` among the named plots (None if not given)."""
@@ -349,9 +351,14 @@ def curves_section(inputs: ReportInputs) -> str:
 
 #: The sections in page order: each builder takes the inputs and returns its HTML ("" when
 #: it has nothing to show). Moving, adding or removing a section is an edit of this list.
+def sensitivity(inputs: ReportInputs) -> str:
+    """Which biological parameters move the schedule (report/sensitivity.py)."""
+    return sensitivity_section(inputs.sensitivity)
+
+
 SECTIONS: tuple[Callable[[ReportInputs], str], ...] = (
-    ltp_section, schedule_section, sweeps_section, accuracy_section, claims_section,
-    memory_section, curves_section)
+    ltp_section, schedule_section, sweeps_section, sensitivity, accuracy_section,
+    claims_section, memory_section, curves_section)
 
 
 def render_report(inputs: ReportInputs) -> str:

@@ -7,6 +7,7 @@
     python -m simulation plot --sim-dir DIR --out traces.png
     python -m simulation sweeps --config config/config.yaml [--sweep NAME]
     python -m simulation resolve-sweep --config config/config.yaml --sweep NAME --point p000 --out F
+    python -m simulation sensitivity --config config/config.yaml [--condition C] [--out-dir DIR]
     python -m simulation build --params params.json --out build.json
 """
 
@@ -94,6 +95,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--point", required=True, help="point name, e.g. p000")
     p.add_argument("--out", required=True, help="JSON file to write")
 
+    p = sub.add_parser("sensitivity", help="list the points of the sensitivity analysis "
+                                           "(and write each parameter's plan JSON)")
+    p.add_argument("--config", default="config/config.yaml",
+                   help="configuration YAML (default: %(default)s)")
+    p.add_argument("--condition", help="only this condition")
+    p.add_argument("--out-dir", help="write DIR/{condition}/points/{parameter}.json, the plans "
+                                     "python -m distill.sensitivity reads")
+
     p = sub.add_parser("build", help="compile the C++ standalone project of a tripartite "
                                      "parameter set (shared by every run of that structure)")
     p.add_argument("--params", required=True, help="resolved parameter JSON")
@@ -139,6 +148,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         params = resolve_sweep_point(load_config(args.config), args.sweep, args.point)
         atomic_write_text(args.out, dump_resolved(params) + "\n")
         return 0
+    if args.command == "sensitivity":
+        return _sensitivity(args)
     if args.command == "build":
         return _build(args)
     if args.command == "run":
@@ -187,6 +198,32 @@ def _dispatch(args: argparse.Namespace) -> int:
                     args.out, title=f"{title}: {values}" if values else title, **extra)
         return 0
     raise AssertionError(args.command)
+
+
+def _sensitivity(args: argparse.Namespace) -> int:
+    """Print (and optionally write) the plan of the sensitivity analysis."""
+    from pipeline import sensitivity
+
+    config = load_config(args.config)
+    if not sensitivity.enabled(config):
+        raise ConfigError(f"{args.config} has no 'sensitivity' block; add 'sensitivity: {{}}' "
+                          f"for the defaults")
+    conditions = sensitivity.sensitivity_conditions(config)
+    if args.condition is not None:
+        if args.condition not in conditions:
+            raise ConfigError(f"condition {args.condition!r} is not analysed; analysed: "
+                              f"{', '.join(conditions)}")
+        conditions = [args.condition]
+    for condition in conditions:
+        for parameter in sensitivity.condition_parameters(config, condition):
+            plan = sensitivity.perturbation(config, condition, parameter)
+            for side, point in plan["points"].items():
+                state = "ok" if point["valid"] else f"invalid: {point['reason']}"
+                print(f"{condition}\t{parameter}\t{side}\t{point['value']}\t{state}")
+            if args.out_dir:
+                atomic_write_text(Path(args.out_dir) / condition / "points" / f"{parameter}.json",
+                                  dump_resolved(plan) + "\n")
+    return 0
 
 
 def _build(args: argparse.Namespace) -> int:

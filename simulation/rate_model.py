@@ -161,14 +161,17 @@ def build_network(params: dict[str, Any]) -> dict[str, Any]:
     to_syn_post.connect(i=n_pre + post_index, j=np.arange(n_syn))
     to_post = b2.Synapses(syn, neurons, "I_syn_post = out_pre : 1 (summed)", name="to_post")
     to_post.connect(i=np.arange(n_syn), j=n_pre + post_index)
-    coupling = b2.Synapses(syn, syn, "T : 1 (constant)\nJ_post = T*psi_ps_pre : 1 (summed)",
-                           name="coupling")
+    # c and lambda_T are shared constants, not literals in the expression of T: the code that
+    # sets T is then the same for every coupling (one compiled version, docs/design.md §2.2)
+    coupling = b2.Synapses(syn, syn, """T : 1 (constant)
+                           J_post = T*psi_ps_pre : 1 (summed)
+                           coupling_strength : 1 (shared, constant)
+                           coupling_length : metre (shared, constant)""", name="coupling")
     coupling.connect(condition="i != j")
-    coupling.T = (
-        f"{float(const['coupling_strength'])!r}"
-        f" * exp(-sqrt((grid_x_pre - grid_x_post)**2 + (grid_y_pre - grid_y_post)**2)"
-        f" / ({float(q(const['coupling_length'], 'metre', 'constants.coupling_length'))!r}*metre))"
-    )
+    coupling.coupling_strength = float(const["coupling_strength"])
+    coupling.coupling_length = q(const["coupling_length"], "metre", "constants.coupling_length")
+    coupling.T = ("coupling_strength * exp(-sqrt((grid_x_pre - grid_x_post)**2"
+                  " + (grid_y_pre - grid_y_post)**2) / coupling_length)")
 
     return {
         "neurons": neurons, "syn": syn, "to_syn_pre": to_syn_pre, "to_syn_post": to_syn_post,

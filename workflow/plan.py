@@ -21,6 +21,7 @@ from typing import Any
 from model.presets import resolved_settings
 from pipeline.config import condition_names, dump_resolved, resolve_condition
 from pipeline.parameters import run_parameters
+from pipeline.sensitivity import sensitivity_conditions
 from pipeline.sweeps import expand_sweep, sweep_names, sweep_targets
 from train.plan import (
     available_tasks,
@@ -39,7 +40,7 @@ RUN_DIR = "results/runs/{task}/{variant}/seed{seed}"
 BENCH_MEMORY_PRESET = "rmaat"
 #: The report's options, one per kind of input, in the order they are passed.
 REPORT_OPTIONS = ("retention", "plots", "sweep_tables", "sweep_plots", "metrics", "benchmarks",
-                  "accuracy", "runs", "claims")
+                  "accuracy", "runs", "claims", "sensitivity")
 
 CPU_COUNT = os.cpu_count() or 1
 
@@ -79,6 +80,7 @@ class Plan:
         self.sweep_points = {name: [p["point"] for p in points]
                              for name, points in self.sweep_expanded.items()}
         self.sweep_targets: list[str] = sweep_targets(config)
+        self.sensitivity_conditions: list[str] = sensitivity_conditions(config)
         # Impossible settings fail here, before any job. Missing data of a non-optional task
         # does not stop the plan: a dry run lists it all (see missing_data_warning).
         check_experiment(config)
@@ -227,6 +229,8 @@ class Plan:
             *[f"results/benchmarks/rules/sweep_simulate/{s}/{p}.tsv" for s in self.sweeps
               for p in self.sweep_points[s]],
             *[f"results/benchmarks/rules/train/{t}/{v}/seed{s}.tsv" for t, v, s in self.runs],
+            *[f"results/benchmarks/rules/sensitivity/{c}.tsv"
+              for c in self.sensitivity_conditions],
             *self.claims_memory_csv(),
         ]
         inputs: dict[str, Any] = {
@@ -236,6 +240,8 @@ class Plan:
             "sweep_plots": sweep_plots,
             "metrics": self.run_metrics(),
             "benchmarks": benchmarks,
+            "sensitivity": [f"results/sensitivity/{c}.{ext}" for c in self.sensitivity_conditions
+                            for ext in ("csv", "json", "png")],
         }
         if self.runs:
             inputs["accuracy"] = "results/tables/accuracy.csv"

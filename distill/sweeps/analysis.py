@@ -59,8 +59,11 @@ def classify(error: DistillError) -> str:
 SWEEP_BOOTSTRAP = 50
 
 
-def fit_point(readout_path: str | Path, params: dict[str, Any], max_segments: int) -> dict:
-    """Distill one sweep point; never raises for a readout that cannot be distilled."""
+def fit_point(readout_path: str | Path, params: dict[str, Any], max_segments: int,
+              n_boot: int = SWEEP_BOOTSTRAP) -> dict:
+    """Distill one sweep point; never raises for a readout that cannot be distilled.
+
+    ``n_boot``: bootstrap resamples over pairs (tripartite readouts; 0 for none)."""
     sweep = params.get("sweep", {})
     out = {"sweep": sweep.get("name"), "point": sweep.get("point"),
            "condition": params["condition"], "values": sweep.get("values", {}),
@@ -69,7 +72,7 @@ def fit_point(readout_path: str | Path, params: dict[str, Any], max_segments: in
         readout = read_readout(readout_path)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DistillWarning)
-            result = distill(readout, params["condition"], max_segments, n_boot=SWEEP_BOOTSTRAP)
+            result = distill(readout, params["condition"], max_segments, n_boot=n_boot)
     except DistillError as err:
         out.update(status=classify(err), reason=str(err))
         return out
