@@ -33,8 +33,10 @@ check_output_folders(config)  # results/, data/, logs/: no broken link, no file 
 os.environ.update({"RMAAT_PYTHON": sys.executable, "RMAAT_CODE": workflow.basedir})
 PYTHON = 'PYTHONPATH="$RMAAT_CODE${PYTHONPATH:+:$PYTHONPATH}" "$RMAAT_PYTHON"'
 # Every job and the files that join them (workflow/plan.py), planned once; an impossible
-# experiment stops here, before any job. --cores is asked only when a job's threads are.
-PLAN = Plan(config, python=PYTHON, cores=lambda: workflow.cores)
+# experiment stops here, before any job. --cores is asked only when a job's threads are, and
+# never sizes a job on a cluster (where Snakemake leaves it unset: pipeline/cluster.py).
+PLAN = Plan(config, python=PYTHON, cores=lambda: workflow.resource_settings.cores,
+            local=lambda: workflow.local_exec)
 CONDITIONS = PLAN.conditions
 
 

@@ -88,7 +88,18 @@ def test_threads_split_the_cpus_when_cores_exceed_them(config, monkeypatch):
     assert asked == []  # --cores is asked only when a job's threads are
     w = _run("majority", "rmaat")
     assert plan.train_threads(w) == 4 and plan.torch_threads(w, 4) == 1 and asked
-    assert Plan(config, cores=lambda: None).cores() == 2  # no number: the CPUs
+    assert Plan(config, cores=lambda: None).cores() is None  # unset
+
+
+def test_on_a_cluster_cores_never_sizes_a_training_job(config, monkeypatch):
+    """The missing-cores defect: without --cores (a Slurm run) the plan must not ask
+    workflow.cores; a --cores given anyway does not inflate the request."""
+    monkeypatch.setattr(plan_module, "CPU_COUNT", 2)
+    w = _run("majority", "rmaat")
+    configured = plan_module.job_resources(config, "majority", "rmaat")["threads"]
+    for cores in (None, 16):
+        plan = Plan(config, cores=lambda c=cores: c, local=lambda: False)
+        assert plan.train_threads(w) == configured and plan.torch_threads(w, 3) == 3
 
 
 def test_bench_memory_args_of_the_default_config_are_unchanged(config):

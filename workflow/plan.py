@@ -19,6 +19,8 @@ from collections.abc import Callable
 from typing import Any
 
 from model.presets import resolved_settings
+from pipeline.cluster import job_threads
+from pipeline.cluster import torch_threads as cluster_torch_threads
 from pipeline.config import condition_names, dump_resolved, resolve_condition
 from pipeline.parameters import run_parameters
 from pipeline.sensitivity import sensitivity_conditions
@@ -45,35 +47,36 @@ REPORT_OPTIONS = ("retention", "plots", "sweep_tables", "sweep_plots", "metrics"
 CPU_COUNT = os.cpu_count() or 1
 
 
-def train_threads(configured: int, cores: int) -> int:
-    """Snakemake threads of a training job: when --cores exceeds the CPUs (e.g. --cores 8 on
-    a 2-core laptop) each job claims cores / CPUs of them, so no more jobs run than CPUs."""
-    if cores > CPU_COUNT:
-        return min(cores, max(configured, cores // CPU_COUNT))
-    return configured
+def train_threads(configured: int, cores: int | None, local: bool = True) -> int:
+    """Snakemake threads of a training job (``pipeline.cluster.job_threads``): on a cluster
+    its configured threads; locally, when --cores exceeds the CPUs (e.g. --cores 8 on a
+    2-core laptop), each job claims cores / CPUs of them, so no more jobs run than CPUs."""
+    return job_threads(configured, local=local, cores=cores, cpus=CPU_COUNT)
 
 
-def torch_threads(threads: int, cores: int) -> int:
-    """CPU threads torch may use: the job's share of the real CPUs."""
-    if cores > CPU_COUNT:
-        return max(1, threads * CPU_COUNT // cores)
-    return threads
+def torch_threads(threads: int, cores: int | None, local: bool = True) -> int:
+    """CPU threads torch may use: the job's share of the real CPUs
+    (``pipeline.cluster.torch_threads``)."""
+    return cluster_torch_threads(threads, local=local, cores=cores, cpus=CPU_COUNT)
 
 
 class Plan:
     """Every job of a validated config and the files that join them.
 
     ``python``: the command that runs a stage (interpreter, with its environment);
-    ``cores``: returns Snakemake's ``--cores`` when called (asked only when a training job's
-    threads are, as ``workflow.cores`` may not be set while the Snakefile is parsed).
+    ``cores``: returns Snakemake's ``--cores`` when called (None when unset, as on a cluster;
+    asked only when a training job's threads are); ``local``: returns whether Snakemake runs
+    the jobs on this machine (``workflow.local_exec``; on a cluster --cores never sizes a job).
     Raises ``train.plan.ExperimentError`` for an impossible experiment (before any job).
     """
 
     def __init__(self, config: dict[str, Any], python: str = "python",
-                 cores: Callable[[], Any] | None = None) -> None:
+                 cores: Callable[[], Any] | None = None,
+                 local: Callable[[], bool] | None = None) -> None:
         self.config = config
         self.python = python
         self._cores = cores or (lambda: CPU_COUNT)
+        self._local = local or (lambda: True)
         self.conditions: list[str] = condition_names(config)
         self.sweeps: list[str] = sweep_names(config)
         self.sweep_expanded = {name: expand_sweep(config, name) for name in self.sweeps}
@@ -155,18 +158,18 @@ class Plan:
     def _resources(self, wildcards: Any) -> dict[str, int]:
         return job_resources(self.config, wildcards.task, wildcards.variant)
 
-    def cores(self) -> int:
-        """Snakemake's --cores (the CPUs when it is not a number)."""
+    def cores(self) -> int | None:
+        """Snakemake's --cores (None when it is not a number: unset, as on a cluster)."""
         cores = self._cores()
-        return cores if isinstance(cores, int) else CPU_COUNT
+        return cores if isinstance(cores, int) and not isinstance(cores, bool) else None
 
     def train_threads(self, wildcards: Any) -> int:
         """Snakemake threads of a training job (:func:`train_threads`)."""
-        return train_threads(self._resources(wildcards)["threads"], self.cores())
+        return train_threads(self._resources(wildcards)["threads"], self.cores(), self._local())
 
     def torch_threads(self, wildcards: Any, threads: int) -> int:
         """CPU threads torch may use in a training job (:func:`torch_threads`)."""
-        return torch_threads(threads, self.cores())
+        return torch_threads(threads, self.cores(), self._local())
 
     def mem_mb(self, wildcards: Any) -> int:
         """Memory of a training job, MB."""

@@ -1,0 +1,64 @@
+"""The Slurm profile runs for real: Snakemake's Slurm executor plugin submits jobs through
+``sbatch`` and polls their states, here against the stand-in commands of ``fake_slurm``
+(every test run) and, in ``.ci/slurm.sh``, against a real single-node Slurm."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from tests import fake_slurm
+
+REPO = Path(__file__).resolve().parents[1]
+PROFILE = REPO / "workflow" / "profiles" / "slurm"
+TARGET = "results/runs/listops/transformer/seed0/metrics.json"
+
+
+def profile_run(workdir: Path, config: Path, fake_bin: Path, *args: str,
+                timeout: int = 600) -> subprocess.CompletedProcess:
+    """``snakemake --profile workflow/profiles/slurm`` (no --cores, as in the README) with
+    the fake Slurm commands first on PATH."""
+    env = {**os.environ, "PATH": f"{fake_bin}{os.pathsep}{os.environ['PATH']}"}
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+           "--directory", str(workdir), "--profile", str(PROFILE), *args,
+           "--configfile", str(config)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env,
+                          cwd=workdir)
+
+
+def tiny_config(workdir: Path, **training) -> Path:
+    """config/test.yaml in ``workdir``, with ``experiment.training`` keys overridden."""
+    config = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    config["experiment"]["training"].update(training)
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def rules_of(submitted: list[dict]) -> list[str]:
+    """The rule of each submitted job (from the plugin's --comment rule_<name>_...)."""
+    return [re.match(r"rule_(.+?)(?:_wildcards_.*)?$",
+                     fake_slurm._option(j["argv"], "--comment")).group(1) for j in submitted]
+
+
+def test_profile_run_without_cores_trains_through_sbatch(tmp_path):
+    """The missing-cores defect: the README's cluster command has no --cores, so a real (not
+    dry) run must size its training jobs without ``workflow.cores``, submit them, see them
+    finish and exit 0. Each job asks for its own threads (no inflation, no 8 for data)."""
+    fake_slurm.install(tmp_path / "bin", tmp_path / "slurm", cpus=8, accounting=True)
+    config = tiny_config(tmp_path / "work", threads=3)
+    result = profile_run(tmp_path / "work", config, tmp_path / "bin", TARGET)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-4000:]
+    assert (tmp_path / "work" / TARGET).exists()
+    submitted = fake_slurm.jobs(tmp_path / "slurm")
+    assert sorted(rules_of(submitted)) == ["prepare_data", "train"], submitted
+    assert all(j["state"] == "COMPLETED" for j in submitted), submitted
+    cpus = dict(zip(rules_of(submitted), (j["cpus"] for j in submitted), strict=True))
+    assert cpus == {"prepare_data": 2, "train": 3}
