@@ -62,3 +62,45 @@ def test_profile_run_without_cores_trains_through_sbatch(tmp_path):
     assert all(j["state"] == "COMPLETED" for j in submitted), submitted
     cpus = dict(zip(rules_of(submitted), (j["cpus"] for j in submitted), strict=True))
     assert cpus == {"prepare_data": 2, "train": 3}
+
+
+def test_profile_run_without_accounting_reads_states_with_squeue(tmp_path):
+    """On a cluster without accounting ``sacct`` fails; the run says so, polls with
+    ``squeue`` and finishes (before: it never noticed the job finishing)."""
+    fake_slurm.install(tmp_path / "bin", tmp_path / "slurm", cpus=2, accounting=False)
+    config = tiny_config(tmp_path / "work")
+    result = profile_run(tmp_path / "work", config, tmp_path / "bin",
+                         "results/data/listops.json", timeout=300)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-4000:]
+    assert "`sacct` fails here (Slurm accounting storage is disabled)" in out
+    assert [j["state"] for j in fake_slurm.jobs(tmp_path / "slurm")] == ["COMPLETED"]
+
+
+def test_requests_larger_than_any_node_stop_the_run_before_any_job(tmp_path):
+    """Slurm keeps a job asking for more CPUs than its nodes have pending forever; the run
+    refuses it up front, naming the job, and submits nothing."""
+    fake_slurm.install(tmp_path / "bin", tmp_path / "slurm", cpus=2, accounting=True)
+    config = tiny_config(tmp_path / "work", threads=4)
+    result = profile_run(tmp_path / "work", config, tmp_path / "bin", TARGET)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "pending forever" in out
+    assert ("train (task=listops, variant=transformer, seed=0): asks for 4 CPUs; the largest "
+            "node of partition 'fake' has 2 CPUs") in out
+    assert fake_slurm.jobs(tmp_path / "slurm") == []
+
+
+def test_a_status_command_that_fails_stops_the_run_before_any_job(tmp_path):
+    """Neither sacct nor squeue answers (slurmctld down): a clear error, nothing submitted."""
+    fake_slurm.install(tmp_path / "bin", tmp_path / "slurm", cpus=2, accounting=False)
+    (tmp_path / "bin" / "squeue").write_text(
+        "#!/bin/sh\necho 'slurm_load_jobs error: Unable to contact slurm controller' >&2\n"
+        "exit 1\n")
+    config = tiny_config(tmp_path / "work")
+    result = profile_run(tmp_path / "work", config, tmp_path / "bin", TARGET)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "neither job status command works" in out
+    assert "Unable to contact slurm controller" in out
+    assert fake_slurm.jobs(tmp_path / "slurm") == []
