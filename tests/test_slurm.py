@@ -22,10 +22,12 @@ TARGET = "results/runs/listops/transformer/seed0/metrics.json"
 def profile_run(workdir: Path, config: Path, fake_bin: Path, *args: str,
                 timeout: int = 600) -> subprocess.CompletedProcess:
     """``snakemake --profile workflow/profiles/slurm`` (no --cores, as in the README) with
-    the fake Slurm commands first on PATH."""
+    the fake Slurm commands first on PATH; the first status poll after 2 s instead of the
+    profile's 10 s (the stand-in jobs are short; only the test's duration changes)."""
     env = {**os.environ, "PATH": f"{fake_bin}{os.pathsep}{os.environ['PATH']}"}
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-           "--directory", str(workdir), "--profile", str(PROFILE), *args,
+           "--directory", str(workdir), "--profile", str(PROFILE),
+           "--slurm-init-seconds-before-status-checks", "2", *args,
            "--configfile", str(config)]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env,
                           cwd=workdir)
