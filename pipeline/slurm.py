@@ -26,6 +26,7 @@ Pure decisions take their inputs as arguments (unit-tested); only :func:`preflig
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shlex
 import shutil
@@ -38,9 +39,11 @@ from typing import Any
 #: Name every probe query filters on: no job has it, so a working command prints nothing.
 PROBE_NAME = "rmaat-status-probe"
 #: A failing status query is retried this many times, this many seconds apart, before the
-#: run stops (a slurmctld restart takes well under the 3 minutes this allows).
+#: run stops (a slurmctld restart takes well under the 3 minutes this allows). The
+#: environment variable RMAAT_SLURM_STATUS_WAIT_S changes the wait (docs/cluster.md).
 STATUS_RETRIES = 6
 STATUS_RETRY_WAIT_S = 30.0
+STATUS_WAIT_VARIABLE = "RMAAT_SLURM_STATUS_WAIT_S"
 
 
 class SlurmSetupError(RuntimeError):
@@ -239,6 +242,22 @@ async def _error_text(command: str) -> str:
     return text.splitlines()[0] if text else f"exit status {proc.returncode}, no output"
 
 
+def status_wait_s(environ: dict[str, str] | Any) -> float:
+    """Seconds between retries of a failed status query: ``RMAAT_SLURM_STATUS_WAIT_S`` if
+    set (a number >= 0), else :data:`STATUS_RETRY_WAIT_S`."""
+    text = environ.get(STATUS_WAIT_VARIABLE)
+    if text is None:
+        return STATUS_RETRY_WAIT_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise SlurmSetupError(f"error: {STATUS_WAIT_VARIABLE}={text!r} is not a number of "
+                              "seconds >= 0; unset it or give one, e.g. 30")
+    return value
+
+
 def run_probe(command: str) -> Probe:
     """Run ``command`` (a status query); :class:`Probe` with its first error line."""
     try:
@@ -304,7 +323,8 @@ def preflight(workflow: Any) -> None:
             raise SlurmSetupError("error: `sacct` fails here and this version of "
                                   "snakemake-executor-plugin-slurm cannot poll with squeue; "
                                   "install the version in pyproject.toml ([slurm] extra).")
-        guard_status_queries(slurm_plugin, error=WorkflowError)
+        guard_status_queries(slurm_plugin, wait_s=status_wait_s(os.environ),
+                             error=WorkflowError)
 
     nodes = subprocess.run(["sinfo", "-h", "-N", "-o", "%P|%c|%m|%G"], capture_output=True,
                            text=True, timeout=60)

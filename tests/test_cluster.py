@@ -17,6 +17,7 @@ from pipeline.slurm import (
     guard_status_queries,
     oversized_requests,
     parse_sinfo_nodes,
+    status_wait_s,
 )
 
 # --- threads ---------------------------------------------------------------------------
@@ -190,3 +191,11 @@ def test_the_plugin_polls_through_the_function_the_guard_wraps():
     check = plugin.Executor.check_active_jobs
     assert check.__globals__ is vars(plugin)
     assert "query_job_status" in check.__code__.co_names
+
+
+def test_the_retry_wait_comes_from_the_environment_or_the_default():
+    assert status_wait_s({}) == 30.0
+    assert status_wait_s({"RMAAT_SLURM_STATUS_WAIT_S": "0.5"}) == 0.5
+    for bad in ("soon", "-1", "nan"):
+        with pytest.raises(SlurmSetupError, match="RMAAT_SLURM_STATUS_WAIT_S"):
+            status_wait_s({"RMAAT_SLURM_STATUS_WAIT_S": bad})

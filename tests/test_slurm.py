@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -20,11 +21,11 @@ TARGET = "results/runs/listops/transformer/seed0/metrics.json"
 
 
 def profile_run(workdir: Path, config: Path, fake_bin: Path, *args: str,
-                timeout: int = 600) -> subprocess.CompletedProcess:
+                timeout: int = 600, **env_vars: str) -> subprocess.CompletedProcess:
     """``snakemake --profile workflow/profiles/slurm`` (no --cores, as in the README) with
     the fake Slurm commands first on PATH; the first status poll after 2 s instead of the
     profile's 10 s (the stand-in jobs are short; only the test's duration changes)."""
-    env = {**os.environ, "PATH": f"{fake_bin}{os.pathsep}{os.environ['PATH']}"}
+    env = {**os.environ, "PATH": f"{fake_bin}{os.pathsep}{os.environ['PATH']}", **env_vars}
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
            "--directory", str(workdir), "--profile", str(PROFILE),
            "--slurm-init-seconds-before-status-checks", "2", *args,
@@ -106,3 +107,31 @@ def test_a_status_command_that_fails_stops_the_run_before_any_job(tmp_path):
     assert "neither job status command works" in out
     assert "Unable to contact slurm controller" in out
     assert fake_slurm.jobs(tmp_path / "slurm") == []
+
+
+def test_a_status_command_that_fails_during_the_run_stops_it_with_the_command(tmp_path):
+    """slurmctld goes away after the first sbatch: the plugin alone would drop the job and
+    wait forever; the run retries, then stops with the command and its error."""
+    fake_slurm.install(tmp_path / "bin", tmp_path / "slurm", cpus=2, accounting=False)
+    squeue = tmp_path / "bin" / "squeue"
+    squeue.write_text(
+        f"#!/bin/sh\nif [ -e {tmp_path / 'slurm' / 'jobs' / '1.json'} ]; then\n"
+        "  echo 'slurm_load_jobs error: Unable to contact slurm controller' >&2; exit 1\nfi\n"
+        + squeue.read_text().splitlines()[-1] + "\n")
+    config = tiny_config(tmp_path / "work")
+    result = profile_run(tmp_path / "work", config, tmp_path / "bin",
+                         "results/data/listops.json", timeout=300,
+                         RMAAT_SLURM_STATUS_WAIT_S="0.5")
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out[-3000:]
+    assert "the job status command failed 7 times" in out
+    assert "squeue" in out and "Unable to contact slurm controller" in out
+    _wait_until_finished(tmp_path / "slurm")  # the stand-in job outlives the run: let it end
+
+
+def _wait_until_finished(state: Path, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if all(j["state"] in fake_slurm.FINAL for j in fake_slurm.jobs(state)):
+            return
+        time.sleep(0.5)
