@@ -309,7 +309,7 @@ def test_spec_errors(tmp_path):
         RunSpec.from_dict({"task": "listops", "preset": "rmaat", "lrr": 1})
     with pytest.raises(ValueError, match="key 'epochs': must be >= 1"):
         RunSpec(task="listops", preset="rmaat", epochs=0).validate()
-    with pytest.raises(ValueError, match="rf_lr must be positive"):
+    with pytest.raises(ValueError, match="key 'rf_lr': must be > 0"):
         RunSpec(task="listops", preset="rmaat", rf_lr=0.0).validate()
     with pytest.raises(FileNotFoundError):
         RunSpec.load(tmp_path / "none.json")

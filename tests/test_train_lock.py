@@ -74,9 +74,11 @@ def test_a_second_writer_is_refused_naming_the_holder_and_changes_nothing(listop
     other.write_text(json.dumps(tiny_spec(listops_root, lr=1e-2).to_dict()))
     holder = start_holder(out)
     try:
+        # run from pytest's base folder, which holds both the run and the token cache: the
+        # spec's cache_dir must lie inside the working directory (the project)
         second = subprocess.run(
             [sys.executable, "-m", "train", "run", "--spec", str(other), "--out-dir", str(out),
-             "--no-progress"], cwd=REPO, capture_output=True, text=True, timeout=300,
+             "--no-progress"], cwd=tmp_path.parent, capture_output=True, text=True, timeout=300,
             env={**os.environ, "PYTHONPATH": str(REPO)})
     finally:
         holder.stdin.close()
