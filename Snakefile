@@ -62,5 +62,6 @@ rule all:
         "results/plots/conditions.png",
         PLAN.sweep_targets,
         SENSITIVITY_TARGETS,
+        PLAN.dose_targets,
         PLAN.report_targets,
     default_target: True

@@ -123,3 +123,29 @@ def read_memory_csv(path: str | Path) -> pd.DataFrame:
     for column in ("segments", "peak_mb"):
         _numeric(table, path, column, MEMORY_RERUN)
     return table
+
+
+#: Columns of the speed benchmark's CSV (bench_speed_claim: speed_claim.csv; the workflow's
+#: copy is claims_speed.csv), which the speed claim reads.
+SPEED_COLUMNS = ("device", "system", "preset", "segments", "segment_len", "batch", "d_model",
+                 "n_layers", "repeats", "time_kind", "step_median_s", "step_min_s",
+                 "step_max_s")
+SPEED_RERUN = "rerun python -m benchmarks.bench_speed_claim"
+
+
+def read_speed_csv(path: str | Path) -> pd.DataFrame:
+    """The speed benchmark's CSV (one row per system: median, min and max step time),
+    checked: rows as long as the header, the columns of :data:`SPEED_COLUMNS`, positive step
+    times and sizes on every row."""
+    path = Path(path)
+    _rows(path, ",", SPEED_RERUN)
+    table = pd.read_csv(path)
+    _require(table, path, SPEED_COLUMNS, SPEED_RERUN)
+    for column in ("segments", "segment_len", "batch", "d_model", "n_layers", "repeats",
+                   "step_median_s", "step_min_s", "step_max_s"):
+        _numeric(table, path, column, SPEED_RERUN)
+        if (table[column] <= 0).any():
+            line = int((table[column] <= 0).to_numpy().nonzero()[0][0]) + 2
+            raise ValueError(f"{path}: {column!r} on line {line} is not positive; "
+                             f"{SPEED_RERUN}")
+    return table

@@ -1,42 +1,48 @@
-"""The claims scorecard: each claim of the paper, our numbers, a paired test and a verdict.
+"""The claims scorecard: each claim of the paper (or our own question), our numbers, a test
+with the seed as the unit, and a verdict.
 
-Input: the runs' ``metrics.json`` files (one per task x variant x seed) and, for the memory
-claim, the CSV of ``python -m benchmarks.bench_memory`` (peak memory per driver and number
-of segments). Output: ``claims.csv`` and ``claims.md`` (one row per claim).
+Input: the runs' ``metrics.json`` files (one per task x variant x seed) and, for the
+benchmark claims, the CSVs of ``python -m benchmarks.bench_memory`` (peak memory per driver
+and number of segments) and ``python -m benchmarks.bench_speed_claim`` (step time of rmaat
+and rmt at the paper's segment length). Output: ``claims.csv`` and ``claims.md`` (one row
+per claim; the columns are :data:`COLUMNS`, described in docs/statistics.md).
 
 A claim is a dict (the ``experiment.claims`` list of the config)::
 
-    {"id": "rf_scalar", "claim": "the retention factor helps", "paper": "80.5 -> 83.2",
-     "test": "better", "variants": ["rmaat", "rmaat_no_rf"], "tasks": [...]}
+    {"id": "bio_vs_flat", "claim": "biological schedule beats a flat 1/T", "scope": "ours",
+     "primary": true, "test": "better", "variants": ["rmaat", "rmaat_flat"],
+     "tasks": ["majority"]}
+
+``scope``: ``paper`` (the row tests the paper's own reading; ``paper`` holds its figure) or
+``ours`` (our reading or our question; no paper figure is shown). ``primary``: the
+pre-registered primary contrasts, one Holm family; every other accuracy row is in the
+``secondary`` family.
 
 Tests (``test``):
 
-better
-    Accuracy of ``variants[0]`` > ``variants[1]`` (> ``variants[2]`` ...: an ordering, each
-    neighbouring pair tested). Runs are paired by (task, seed). Two tests, both reported:
-    a one-sided paired t-test over the (task, seed) pairs of test accuracies, and a paired
-    bootstrap over pairs x test examples (2,000 resamples of the pairs, and within each
-    pair of its test examples, of the difference in per-example correctness; needs the
-    ``test_predictions`` stored in metrics.json), giving a 95 % CI of the mean difference.
-    Verdict: *reproduced* when the mean difference has the paper's sign, the t-test gives
-    p < ALPHA and the bootstrap CI (where available) excludes 0; *contradicted* when the
-    same holds for the opposite sign; otherwise *inconclusive*. For an ordering: reproduced
-    when every neighbouring pair is, contradicted when any pair is, else inconclusive.
-differs
-    Two-sided version of ``better`` (does the choice make a measurable difference at all):
-    *reproduced* when the difference is significant either way, else *inconclusive*.
+better / differs
+    Accuracy of ``variants[0]`` against ``variants[1]`` (``better``: ``variants[0]`` >
+    ``variants[1]`` > ... , an ordering when more than two; ``differs``: two-sided). The seed
+    is the unit: each seed's accuracy (points, averaged over the claim's tasks) pairs with
+    the same seed of the other arm, and :func:`analysis.stats.decide` gives the paired
+    t-interval, the Holm-adjusted p within the family, the equivalence test against the
+    margin, the minimum detectable effect and the verdict (reproduced / contradicted /
+    equivalent / inconclusive; docs/statistics.md states the rule once).
 equal
     The two variants must give the same model (AMRB vs BPTT: identical gradients): every
     paired run has the same test accuracy and, where stored, the same predictions.
     *reproduced* when all are equal, *contradicted* otherwise (no statistics: exactness).
 faster
-    Training throughput (tokens/s, measured in each run) of ``variants[0]`` over
-    ``variants[1]``, paired by (task, seed): the ratio's geometric mean and a one-sided
-    t-test of the log ratios > 0 (same verdict rule as ``better``).
+    The paper's speed claim as it tested it: the step time of rmt over rmaat from the speed
+    benchmark CSV (``bench_speed_claim``, at the claim's segments x segment length, on the
+    device that ran it). Effect: the ratio of medians; interval: the ratio's range over the
+    timed repeats (slowest vs fastest step). *reproduced* when even the range is above 1,
+    *contradicted* when it is below 1, else *inconclusive*; the note says the device and
+    whether the paper's figure is reached.
 memory
-    Peak memory of the ``bptt`` over the ``amrb`` driver from the benchmark CSV at its
-    largest number of segments (one deterministic measurement per driver: reproduced when
-    the ratio is > 1, contradicted when <= 1).
+    Peak memory of the ``bptt`` over the ``amrb`` driver from the memory benchmark CSV at
+    its largest number of segments (one deterministic measurement per driver: reproduced
+    when the ratio is > 1, contradicted when <= 1).
 """
 
 from __future__ import annotations
@@ -48,18 +54,21 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from analysis.benchmarks import read_memory_csv
+from analysis import stats
+from analysis.benchmarks import read_memory_csv, read_speed_csv
 from analysis.runs import RunRecord, read_runs
 from pipeline.io import atomic_write, atomic_write_text
 
-ALPHA = 0.05  # significance level of every claim test
-BOOTSTRAP = 2_000  # resamples of the paired bootstrap
 TESTS = ("better", "differs", "equal", "faster", "memory")
-VERDICTS = ("reproduced", "contradicted", "inconclusive")
-COLUMNS = ["id", "claim", "paper", "ours", "n", "test", "effect", "ci_low", "ci_high",
-           "p_value", "verdict", "tasks", "note"]
+VERDICTS = stats.VERDICTS
+SCOPES = ("paper", "ours")
+#: Columns of claims.csv (docs/statistics.md says what each means).
+COLUMNS = ["id", "claim", "paper", "scope", "primary", "family", "tasks", "ours", "test",
+           "pair", "n", "effect", "unit", "sd", "ci_low", "ci_high", "p_value", "p_adjusted",
+           "p_tost", "p_tost_adjusted", "margin", "mde", "seeds_needed", "seeds_for_margin",
+           "verdict", "reading", "note"]
+NAN = float("nan")
 
 
 class ClaimError(ValueError):
@@ -79,130 +88,87 @@ def _index(runs: Sequence[RunRecord]) -> Index:
     return out
 
 
-def _pairs(index: Index, claim: dict, a: str, b: str) -> list[tuple[RunRecord, RunRecord]]:
-    """(run of a, run of b) for every (task, seed) both have, in the claim's tasks."""
-    tasks = claim.get("tasks")
-    pairs = []
-    for (task, variant, seed), run in sorted(index.items()):
-        if variant != a or (tasks and task not in tasks):
-            continue
-        other = index.get((task, b, seed))
-        if other is not None:
-            pairs.append((run, other))
-    if not pairs:
-        raise ClaimError(f"claim {claim['id']!r}: no (task, seed) has runs of both {a!r} and "
-                         f"{b!r}{' on ' + ', '.join(tasks) if tasks else ''}; add the variants "
-                         f"to experiment.variants / presets or fix the claim")
-    return pairs
+def _tasks(index: Index, claim: dict[str, Any]) -> list[str]:
+    """The claim's tasks: its own, else every task any of its variants ran on."""
+    if claim.get("tasks"):
+        return list(claim["tasks"])
+    names = set(claim.get("variants") or [])
+    return sorted({t for t, v, _ in index if v in names})
 
 
-def _correct(run: RunRecord) -> np.ndarray | None:
-    preds, labels = run.test_predictions, run.test_labels
-    if preds is None or labels is None:
-        return None
-    return (np.asarray(preds) == np.asarray(labels)).astype(float)
+def seed_accuracies(index: Index, variant: str, tasks: Sequence[str]) -> dict[int, float]:
+    """{seed: test accuracy in points, averaged over ``tasks``} of a variant, for the seeds
+    that ran every one of the tasks (the seed is the unit of every test)."""
+    seeds = sorted({s for t, v, s in index if v == variant and t in tasks})
+    out = {}
+    for seed in seeds:
+        runs = [index.get((t, variant, seed)) for t in tasks]
+        if all(r is not None for r in runs):
+            out[seed] = float(np.mean([100.0 * r.test_acc for r in runs]))
+    return out
 
 
-def paired_bootstrap(diffs: list[np.ndarray], seed: int = 0,
-                     resamples: int = BOOTSTRAP) -> np.ndarray:
-    """Bootstrap distribution of the mean per-example difference: resample the pairs, and
-    within each drawn pair its examples (both with replacement). ``diffs``: one array per
-    pair of per-example differences (correct_a - correct_b). Returns ``resamples`` means."""
-    rng = np.random.default_rng(seed)
-    per_pair = np.stack([d[rng.integers(0, len(d), (resamples, len(d)))].mean(1)
-                         for d in diffs])  # (pairs, resamples)
-    pick = rng.integers(0, len(diffs), (resamples, len(diffs)))
-    return per_pair[pick, np.arange(resamples)[:, None]].mean(1)
-
-
-def _t_pvalue(d: np.ndarray, alternative: str) -> float:
-    """p of a one-sample t-test of d against 0; exact cases when d has no spread."""
-    if len(d) < 2:
-        return float("nan")
-    # all differences equal (to rounding): certain if non-zero, no evidence if zero
-    if np.ptp(d) <= 1e-12 * max(1.0, float(np.abs(d).max())):
-        if d[0] == 0:
-            return 1.0
-        sign_ok = {"greater": d[0] > 0, "less": d[0] < 0, "two-sided": True}[alternative]
-        return 0.0 if sign_ok else 1.0
-    return float(stats.ttest_1samp(d, 0.0, alternative=alternative).pvalue)
-
-
-def compare(pairs: list[tuple[RunRecord, RunRecord]], two_sided: bool = False,
-            ) -> dict[str, Any]:
-    """Paired comparison of test accuracy a - b: effect, CI, p-values and the verdict."""
-    d = np.array([a.test_acc - b.test_acc for a, b in pairs])
-    mean = float(d.mean())
-    corrects = [(_correct(a), _correct(b)) for a, b in pairs]
-    boot = None
-    if all(ca is not None and cb is not None and len(ca) == len(cb) for ca, cb in corrects):
-        boot = paired_bootstrap([ca - cb for ca, cb in corrects])
-    if boot is not None:
-        lo, hi = (float(x) for x in np.percentile(boot, [2.5, 97.5]))
-        test = (f"paired t-test over (task, seed) + paired bootstrap over seeds x test "
-                f"examples ({BOOTSTRAP})")
-    else:
-        lo = hi = float("nan")
-        test = "paired t-test over (task, seed) (no per-example predictions stored)"
-    if two_sided:
-        p = _t_pvalue(d, "two-sided")
-        significant = p < ALPHA and (boot is None or lo > 0 or hi < 0)
-        verdict = "reproduced" if significant else "inconclusive"
-    else:
-        p_up, p_down = _t_pvalue(d, "greater"), _t_pvalue(d, "less")
-        p = p_up if mean >= 0 else p_down
-        if mean > 0 and p_up < ALPHA and (boot is None or lo > 0):
-            verdict = "reproduced"
-        elif mean < 0 and p_down < ALPHA and (boot is None or hi < 0):
-            verdict = "contradicted"
-        else:
-            verdict = "inconclusive"
-    return {"effect": mean, "ci_low": lo, "ci_high": hi, "p_value": p, "verdict": verdict,
-            "n": len(pairs), "test": ("two-sided " if two_sided else "one-sided ") + test}
-
-
-def _acc_summary(runs: list[RunRecord], name: str) -> str:
-    """'name mean ± std (n=k)' of test accuracy in %; one run has no spread to show."""
-    acc = np.array([r.test_acc for r in runs]) * 100
-    if len(acc) == 0:
+def _acc_summary(acc: dict[int, float], name: str) -> str:
+    """'name mean ± std (n=k)' in points; one run has no spread to show."""
+    values = np.array(list(acc.values()))
+    if len(values) == 0:
         return f"{name} (no runs)"
-    if len(acc) == 1:
-        return f"{name} {acc[0]:.1f} (1 run)"
-    return f"{name} {acc.mean():.1f} ± {acc.std(ddof=1):.1f} (n={len(acc)})"
+    if len(values) == 1:
+        return f"{name} {values[0]:.1f} (1 run)"
+    return f"{name} {values.mean():.1f} ± {values.std(ddof=1):.1f} (n={len(values)})"
 
 
-def _better_or_differs(index: Index, claim: dict) -> dict[str, Any]:
-    names = claim["variants"]
-    two_sided = claim["test"] == "differs"
-    results = [compare(_pairs(index, claim, a, b), two_sided)
-               for a, b in zip(names[:-1], names[1:], strict=True)]
-    verdicts = [r["verdict"] for r in results]
-    if len(results) == 1:
-        row = dict(results[0])
-    else:  # an ordering: every neighbouring pair
-        verdict = ("reproduced" if all(v == "reproduced" for v in verdicts) else
-                   "contradicted" if "contradicted" in verdicts else "inconclusive")
-        row = {"effect": min(r["effect"] for r in results),
-               "ci_low": min(r["ci_low"] for r in results),
-               "ci_high": max(r["ci_high"] for r in results),
-               "p_value": max(r["p_value"] for r in results), "verdict": verdict,
-               "n": min(r["n"] for r in results),
-               "test": results[0]["test"] + ", each neighbouring pair of the ordering",
-               "note": "pairs: " + "; ".join(
-                   f"{a} > {b}: {r['verdict']} (Δ {100 * r['effect']:+.1f} pts, "
-                   f"p {r['p_value']:.2g})"
-                   for a, b, r in zip(names[:-1], names[1:], results, strict=True))}
-    tasks = claim.get("tasks")
-    row["ours"] = " vs ".join(
-        _acc_summary([r for (t, v, _), r in sorted(index.items())
-                      if v == name and (not tasks or t in tasks)], name) for name in names)
-    row["effect_unit"] = "accuracy points (a - b)"
+def _empty(**extra: Any) -> dict[str, Any]:
+    """A row's statistics columns, none applicable (benchmarks, exactness)."""
+    row = {k: NAN for k in ("sd", "ci_low", "ci_high", "p_value", "p_adjusted", "p_tost",
+                            "p_tost_adjusted", "margin", "mde", "seeds_needed",
+                            "seeds_for_margin")}
+    row.update(family="", pair="", reading="", note="")
+    row.update(extra)
     return row
 
 
-def _equal(index: Index, claim: dict) -> dict[str, Any]:
+def _stat_rows(index: Index, claims: Sequence[dict[str, Any]],
+               settings: dict[str, float]) -> dict[str, dict[str, Any]]:
+    """{claim id: row} of every better/differs claim, decided together (Holm families)."""
+    rows, ours = [], {}
+    for claim in claims:
+        if claim["test"] not in stats.TESTS:
+            continue
+        tasks = _tasks(index, claim)
+        values = {name: seed_accuracies(index, name, tasks) for name in claim["variants"]}
+        for a, b in zip(claim["variants"][:-1], claim["variants"][1:], strict=True):
+            if not set(values[a]) & set(values[b]):
+                raise ClaimError(
+                    f"claim {claim['id']!r}: no seed has runs of both {a!r} and {b!r} on "
+                    f"{', '.join(tasks) or 'any task'}; add the variants to experiment.variants "
+                    f"/ presets or fix the claim")
+        rows.append(stats.Row(id=claim["id"], test=claim["test"], arms=claim["variants"],
+                              values=values,
+                              family="primary" if claim.get("primary") else "secondary",
+                              margin=settings["margin"]))
+        ours[claim["id"]] = " vs ".join(_acc_summary(values[n], n) for n in claim["variants"])
+    decided = stats.decide(rows, alpha=settings["alpha"], power=settings["power"])
+    out = {}
+    for result in decided:
+        row = {k: result[k] for k in ("family", "pair", "n", "effect", "sd", "ci_low",
+                                      "ci_high", "p_value", "p_adjusted", "p_tost",
+                                      "p_tost_adjusted", "margin", "mde", "seeds_needed",
+                                      "seeds_for_margin", "verdict", "reading")}
+        row.update(ours=ours[result["id"]], unit="points",
+                   note=f"pairs: {result['pairs']}" if result["pairs"] else "")
+        out[result["id"]] = row
+    return out
+
+
+def _equal(index: Index, claim: dict[str, Any]) -> dict[str, Any]:
     a, b = claim["variants"]
-    pairs = _pairs(index, claim, a, b)
+    tasks = _tasks(index, claim)
+    pairs = [(run, index[(t, b, s)]) for (t, v, s), run in sorted(index.items())
+             if v == a and t in tasks and (t, b, s) in index]
+    if not pairs:
+        raise ClaimError(f"claim {claim['id']!r}: no (task, seed) has runs of both {a!r} and "
+                         f"{b!r}; add the variants or fix the claim")
     unequal = []
     for ra, rb in pairs:
         same = ra.test_acc == rb.test_acc
@@ -210,102 +176,136 @@ def _equal(index: Index, claim: dict) -> dict[str, Any]:
             same = same and ra.test_predictions == rb.test_predictions
         if not same:
             unequal.append(f"{ra.task}/seed{ra.seed}")
-    d = [ra.test_acc - rb.test_acc for ra, rb in pairs]
-    return {"ours": f"{len(pairs) - len(unequal)}/{len(pairs)} paired runs identical "
-                    f"(max |Δ acc| {100 * max(abs(x) for x in d):.2f} pts)",
-            "n": len(pairs), "test": "exact equality of test accuracy and predictions",
-            "effect": float(np.mean(d)), "ci_low": float("nan"), "ci_high": float("nan"),
-            "p_value": float("nan"),
-            "verdict": "contradicted" if unequal else "reproduced",
-            "note": ("differ: " + ", ".join(unequal)) if unequal else ""}
+    d = [100.0 * (ra.test_acc - rb.test_acc) for ra, rb in pairs]
+    verdict = "contradicted" if unequal else "reproduced"
+    return _empty(
+        ours=f"{len(pairs) - len(unequal)}/{len(pairs)} paired runs identical "
+             f"(max |Δ acc| {max(abs(x) for x in d):.2f} points)",
+        n=len(pairs), effect=float(np.mean(d)), unit="points", pair=f"{a} vs {b}",
+        verdict=verdict,
+        reading=("identical test predictions in every paired run" if not unequal else
+                 f"the runs differ: {', '.join(unequal)}"),
+        note=f"exact equality of test accuracy and predictions, {len(pairs)} paired runs")
 
 
-def _faster(index: Index, claim: dict) -> dict[str, Any]:
-    a, b = claim["variants"]
-    pairs = _pairs(index, claim, a, b)
-    logs = np.array([math.log(ra.tokens_per_s / rb.tokens_per_s) for ra, rb in pairs])
-    ratio = float(np.exp(logs.mean()))
-    p_up, p_down = _t_pvalue(logs, "greater"), _t_pvalue(logs, "less")
-    if len(logs) >= 2 and logs.std(ddof=1) > 0:
-        half = stats.t.ppf(0.975, len(logs) - 1) * logs.std(ddof=1) / math.sqrt(len(logs))
-        lo, hi = math.exp(logs.mean() - half), math.exp(logs.mean() + half)
-    else:
-        lo = hi = ratio
-    verdict = ("reproduced" if ratio > 1 and p_up < ALPHA else
-               "contradicted" if ratio < 1 and p_down < ALPHA else "inconclusive")
-    return {"ours": f"{a} / {b} tokens/s = {ratio:.2f}× (geometric mean)", "n": len(pairs),
-            "test": "one-sided paired t-test of log(tokens/s ratio) over (task, seed); "
-                    "95 % CI of the ratio",
-            "effect": ratio, "ci_low": lo, "ci_high": hi,
-            "p_value": p_up if ratio >= 1 else p_down, "verdict": verdict,
-            "effect_unit": "throughput ratio"}
+def _faster(claim: dict[str, Any], speed_csv: str | Path | None) -> dict[str, Any]:
+    if speed_csv is None or not Path(speed_csv).is_file():
+        return _empty(ours="no benchmark", n=0, effect=NAN, unit="ratio",
+                      verdict="inconclusive",
+                      reading="not measured (python -m benchmarks.bench_speed_claim)",
+                      note=f"speed benchmark CSV {speed_csv} not found")
+    table = read_speed_csv(speed_csv)
+    by = table.set_index("preset")
+    if not {"rmaat", "rmt"} <= set(by.index):
+        raise ClaimError(f"{speed_csv}: needs the rows of presets rmaat and rmt; rerun "
+                         f"python -m benchmarks.bench_speed_claim")
+    a, b = by.loc["rmaat"], by.loc["rmt"]
+    ratio = float(b["step_median_s"] / a["step_median_s"])
+    lo = float(b["step_min_s"] / a["step_max_s"])
+    hi = float(b["step_max_s"] / a["step_min_s"])
+    verdict = "reproduced" if lo > 1 else "contradicted" if hi < 1 else "inconclusive"
+    paper = float(a["paper_speedup"]) if str(a.get("paper_speedup", "")) not in ("", "nan") \
+        else NAN
+    sizes = (f"{int(a['segments'])} segments x {int(a['segment_len'])} tokens, batch "
+             f"{int(a['batch'])}, d_model {int(a['d_model'])}, {int(a['n_layers'])} layers")
+    reached = ("" if math.isnan(paper) else
+               f"; the paper's {paper:g}x is {'reached' if ratio >= paper else 'not reached'}")
+    return _empty(
+        ours=f"rmt / rmaat step time = {ratio:.2f}x ({a['system']} {a['step_median_s']:.3g} s "
+             f"vs {b['system']} {b['step_median_s']:.3g} s)",
+        n=int(min(a["repeats"], b["repeats"])), effect=ratio, unit="ratio", ci_low=lo,
+        ci_high=hi, pair=f"{a['system']} vs {b['system']}", verdict=verdict,
+        reading=(f"rmaat trains {ratio:.2f}x as fast as rmt at {sizes}{reached}"),
+        note=f"device: {a['device']}; {sizes}; interval: range over the timed repeats "
+             f"({a['time_kind']})")
 
 
-def _memory(claim: dict, memory_csv: str | Path | None) -> dict[str, Any]:
+def _memory(claim: dict[str, Any], memory_csv: str | Path | None) -> dict[str, Any]:
     if memory_csv is None or not Path(memory_csv).is_file():
-        return {"ours": "no benchmark", "n": 0, "test": "benchmark peak memory ratio",
-                "effect": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"),
-                "p_value": float("nan"), "verdict": "inconclusive",
-                "note": f"benchmark CSV {memory_csv} not found (python -m benchmarks.bench_memory)"}
+        return _empty(ours="no benchmark", n=0, effect=NAN, unit="ratio",
+                      verdict="inconclusive",
+                      reading="not measured (python -m benchmarks.bench_memory)",
+                      note=f"benchmark CSV {memory_csv} not found")
     table = read_memory_csv(memory_csv)  # checked: columns, numbers, rows as long as the header
     seg = int(table["segments"].max())
     at = table[table["segments"] == seg].set_index("driver")["peak_mb"]
     if not {"amrb", "bptt"} <= set(at.index):
         raise ClaimError(f"{memory_csv}: needs rows of drivers amrb and bptt at {seg} segments")
     ratio = float(at["bptt"] / at["amrb"]) if at["amrb"] > 0 else float("inf")
-    return {"ours": f"BPTT / AMRB peak memory = {ratio:.2f}× at {seg} segments "
-                    f"({at['bptt']:.0f} vs {at['amrb']:.0f} MB)",
-            "n": 1, "test": "one deterministic measurement per driver (fresh process each)",
-            "effect": ratio, "ci_low": float("nan"), "ci_high": float("nan"),
-            "p_value": float("nan"), "verdict": "reproduced" if ratio > 1 else "contradicted",
-            "effect_unit": "memory ratio"}
+    return _empty(
+        ours=f"BPTT / AMRB peak memory = {ratio:.2f}x at {seg} segments "
+             f"({at['bptt']:.0f} vs {at['amrb']:.0f} MB)",
+        n=1, effect=ratio, unit="ratio", pair="bptt vs amrb",
+        verdict="reproduced" if ratio > 1 else "contradicted",
+        reading=f"AMRB needs {ratio:.2f}x less peak memory than BPTT at {seg} segments",
+        note="one deterministic measurement per driver (fresh process each)")
 
 
 def check_claim(claim: dict[str, Any]) -> None:
-    """Raise ClaimError unless the claim is well formed (id, test, variants)."""
+    """Raise ClaimError unless the claim is well formed (id, test, variants, scope)."""
     where = f"experiment.claims[{claim.get('id', '?')!r}]"
-    for key in ("id", "claim", "paper", "test"):
+    for key in ("id", "claim", "test"):
         if key not in claim:
             raise ClaimError(f"{where}: missing key {key!r}")
     if claim["test"] not in TESTS:
         raise ClaimError(f"{where}.test: {claim['test']!r} is not one of {', '.join(TESTS)}")
+    scope = claim.get("scope", "paper")
+    if scope not in SCOPES:
+        raise ClaimError(f"{where}.scope: {scope!r} is not one of {', '.join(SCOPES)}")
+    if scope == "paper" and not claim.get("paper"):
+        raise ClaimError(f"{where}.paper: a claim of scope 'paper' names the paper's figure; "
+                         f"give it, or set scope: ours for our own reading")
+    if scope == "ours" and claim.get("paper"):
+        raise ClaimError(f"{where}.paper: a claim of scope 'ours' tests our reading, not the "
+                         f"paper's: leave the paper's figure out (it would read as tested)")
     n = len(claim.get("variants") or [])
-    need = {"better": 2, "differs": 2, "equal": 2, "faster": 2, "memory": 0}[claim["test"]]
-    if n < need or (claim["test"] in ("differs", "equal", "faster") and n != 2):
+    need = {"better": 2, "differs": 2, "equal": 2, "faster": 0, "memory": 0}[claim["test"]]
+    if n < need or (claim["test"] in ("differs", "equal") and n != 2):
         raise ClaimError(f"{where}.variants: test {claim['test']!r} needs "
                          f"{'exactly' if claim['test'] != 'better' else 'at least'} "
                          f"{need} variants, got {n}")
+    if claim.get("primary") and claim["test"] not in stats.TESTS:
+        raise ClaimError(f"{where}.primary: only better/differs claims can be primary "
+                         f"contrasts (they have a p-value and a power)")
 
 
 def claims_table(runs: Sequence[RunRecord], claims: list[dict[str, Any]],
-                 memory_csv: str | Path | None = None) -> pd.DataFrame:
-    """One row per claim (columns COLUMNS); see the module docstring for the tests."""
-    index = _index(runs)
-    rows = []
+                 memory_csv: str | Path | None = None, speed_csv: str | Path | None = None,
+                 settings: dict[str, float] | None = None) -> pd.DataFrame:
+    """One row per claim (columns COLUMNS); see the module docstring for the tests.
+    ``settings``: alpha, power and margin (points) of the study (defaults: analysis.stats)."""
+    settings = {"alpha": stats.ALPHA, "power": stats.POWER, "margin": stats.MARGIN,
+                **(settings or {})}
     for claim in claims:
         check_claim(claim)
-        if claim["test"] in ("better", "differs"):
-            row = _better_or_differs(index, claim)
+    index = _index(runs)
+    decided = _stat_rows(index, claims, settings)
+    rows = []
+    for claim in claims:
+        if claim["test"] in stats.TESTS:
+            row = decided[claim["id"]]
         elif claim["test"] == "equal":
             row = _equal(index, claim)
         elif claim["test"] == "faster":
-            row = _faster(index, claim)
+            row = _faster(claim, speed_csv)
         else:
             row = _memory(claim, memory_csv)
-        tasks = ("benchmark" if claim["test"] == "memory" else
-                 ", ".join(claim.get("tasks") or sorted({t for t, _, _ in index})))
-        row.update(id=claim["id"], claim=claim["claim"], paper=claim["paper"], tasks=tasks)
-        row.setdefault("note", "")
+        benchmark = claim["test"] in ("memory", "faster")
+        scope = claim.get("scope", "paper")
+        row.update(id=claim["id"], claim=claim["claim"], test=claim["test"], scope=scope,
+                   paper=claim.get("paper") if scope == "paper" else "ours",
+                   primary=bool(claim.get("primary", False)),
+                   tasks="benchmark" if benchmark else ", ".join(_tasks(index, claim)))
         if claim.get("note"):
-            row["note"] = (claim["note"] + ("; " + row["note"] if row["note"] else ""))
+            row["note"] = claim["note"] + ("; " + row["note"] if row["note"] else "")
         rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _fmt(v: float, pct: bool) -> str:
+def _fmt(v: float, unit: str) -> str:
     if isinstance(v, float) and math.isnan(v):
         return "—"
-    return f"{100 * v:+.1f}" if pct else f"{v:.3g}"
+    return f"{v:+.1f}" if unit == "points" else f"{v:.3g}x"
 
 
 def readout_note(runs: Sequence[RunRecord]) -> str:
@@ -327,45 +327,55 @@ def data_note(runs: Sequence[RunRecord]) -> str:
     return "Data: " + "; ".join(f"{task}: {note}" for task, note in notes.items()) + "."
 
 
-def claims_markdown(table: pd.DataFrame, claims: list[dict[str, Any]],
+def rule_text(settings: dict[str, float]) -> str:
+    """How to read the table: the units, the test and the verdict rule, said once."""
+    return (f"Effects in accuracy points (first variant minus second; ratios for speed and "
+            f"memory) with their 95 % t-interval over seeds (the seed is the unit: paired "
+            f"runs share initialisation, data order and test set). p: two-sided paired "
+            f"t-test, Holm-adjusted within its family (primary, secondary). A row is "
+            f"*reproduced* when the adjusted p < {settings['alpha']:g} and the effect has the "
+            f"claimed sign, *contradicted* when it has the opposite sign, *equivalent* when "
+            f"the equivalence test (TOST) puts the effect within ±{settings['margin']:g} "
+            f"points, else *inconclusive*; MDE: the smallest effect the design detects with "
+            f"{100 * settings['power']:.0f} % power (docs/statistics.md).")
+
+
+def claims_markdown(table: pd.DataFrame, settings: dict[str, float] | None = None,
                     readout: str = "", data: str = "") -> str:
     """The scorecard as a markdown table plus how to read it (``readout``: readout_note,
     ``data``: data_note)."""
-    tests = {c["id"]: c["test"] for c in claims}
-    lines = ["| claim | paper | tasks | ours | n | effect [95 % CI] | p | verdict |",
-             "|---|---|---|---|---|---|---|---|"]
+    settings = {"alpha": stats.ALPHA, "power": stats.POWER, "margin": stats.MARGIN,
+                **(settings or {})}
+    lines = ["| claim | paper | tasks | ours | n | effect [95 % CI] | Holm p | MDE | verdict |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for _, r in table.iterrows():
-        pct = tests.get(r["id"]) in ("better", "differs", "equal")
-        effect = _fmt(r["effect"], pct)
+        effect = _fmt(r["effect"], r["unit"])
         ci = ("" if math.isnan(r["ci_low"]) else
-              f" [{_fmt(r['ci_low'], pct)}, {_fmt(r['ci_high'], pct)}]")
-        p = "—" if math.isnan(r["p_value"]) else f"{r['p_value']:.2g}"
-        lines.append(f"| {r['claim']} | {r['paper']} | {r['tasks']} | {r['ours']} | {r['n']} "
-                     f"| {effect}{ci} "
-                     f"| {p} | **{r['verdict']}** |")
-    lines += ["", f"Accuracy effects in percentage points (first variant minus second); "
-                  f"ratios for speed and memory. A claim is *reproduced* only when the "
-                  f"difference has the paper's sign and is significant (p < {ALPHA}, and "
-                  f"the 95 % bootstrap CI over seeds x test examples excludes 0 where "
-                  f"per-example predictions are stored); *contradicted* when the opposite "
-                  f"sign is significant; otherwise *inconclusive* at this scale. n: paired "
-                  f"(task, seed) runs. {readout}".rstrip(), ""]
+              f" [{_fmt(r['ci_low'], r['unit'])}, {_fmt(r['ci_high'], r['unit'])}]")
+        p = "—" if math.isnan(r["p_adjusted"]) else f"{r['p_adjusted']:.2g}"
+        mde = "—" if math.isnan(r["mde"]) else f"{r['mde']:.1f}"
+        name = f"**{r['claim']}** (primary)" if r["primary"] else r["claim"]
+        lines.append(f"| {name} | {r['paper']} | {r['tasks']} | {r['ours']} | {r['n']} "
+                     f"| {effect}{ci} | {p} | {mde} | **{r['verdict']}** |")
+    lines += ["", (rule_text(settings) + " " + readout).rstrip(), ""]
     if data:
         lines += [data, ""]
-    lines += [f"- {r['claim']}: {r['test']}" + (f". {r['note']}" if r["note"] else "")
+    lines += [f"- {r['claim']}: {r['reading']}" + (f". {r['note']}" if r["note"] else "")
               for _, r in table.iterrows()]
     return "\n".join(lines) + "\n"
 
 
 def write_claims(metric_paths: Sequence[str | Path], claims: list[dict[str, Any]],
-                 out_dir: str | Path, memory_csv: str | Path | None = None) -> dict[str, Path]:
+                 out_dir: str | Path, memory_csv: str | Path | None = None,
+                 speed_csv: str | Path | None = None,
+                 settings: dict[str, float] | None = None) -> dict[str, Path]:
     """Write claims.csv and claims.md into ``out_dir`` (atomically); returns their paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     runs = read_runs(metric_paths)
-    table = claims_table(runs, claims, memory_csv)
+    table = claims_table(runs, claims, memory_csv, speed_csv, settings)
     files = {"csv": out / "claims.csv", "md": out / "claims.md"}
     atomic_write(files["csv"], lambda p: table.to_csv(p, index=False))
-    atomic_write_text(files["md"], claims_markdown(table, claims, readout_note(runs),
+    atomic_write_text(files["md"], claims_markdown(table, settings, readout_note(runs),
                                                    data_note(runs)))
     return files

@@ -53,6 +53,7 @@ power POWER, with statsmodels ``TTestPower``; ``design`` gives the same for plan
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +63,7 @@ from scipy import optimize, stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestPower
 from statsmodels.stats.weightstats import DescrStatsW, ttost_paired
+from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 ALPHA = 0.05  # family-wise error rate of each verdict
 POWER = 0.80  # power at which the minimum detectable effect is defined
@@ -173,8 +175,10 @@ def mde_factor(n: int, *, alpha: float = ALPHA, power: float = POWER,
         return float("nan")
     a = alpha / max(1, family_size)
     try:
-        d = float(TTestPower().solve_power(effect_size=None, nobs=n, alpha=a, power=power,
-                                           alternative="two-sided"))
+        with warnings.catch_warnings():  # a failed root is caught below and solved again
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            d = float(TTestPower().solve_power(effect_size=None, nobs=n, alpha=a, power=power,
+                                               alternative="two-sided"))
     except (ValueError, RuntimeError):
         d = float("nan")
     if not (math.isfinite(d) and abs(_power(d, n, a) - power) < 1e-6):
@@ -207,9 +211,11 @@ def seeds_needed(effect: float, sd: float, *, alpha: float = ALPHA, power: float
     if _power(d, cap, a) < power:
         return math.inf
     try:
-        n = math.ceil(float(TTestPower().solve_power(effect_size=d, nobs=None, alpha=a,
-                                                      power=power,
-                                                      alternative="two-sided")))
+        with warnings.catch_warnings():  # a failed root is caught below and searched again
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            n = math.ceil(float(TTestPower().solve_power(effect_size=d, nobs=None, alpha=a,
+                                                          power=power,
+                                                          alternative="two-sided")))
     except (ValueError, RuntimeError):
         n = cap
     n = min(max(n, 2), cap) if math.isfinite(n) else cap

@@ -26,6 +26,7 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
+from pipeline.dose import expand_dose_response
 from pipeline.errors import ConfigError
 from pipeline.parameters import check_network_memory, check_simulation
 from pipeline.resolve import condition_names, dump_resolved, resolve_condition, resolve_parameters
@@ -123,6 +124,7 @@ def validate_config(config: Any) -> dict[str, Any]:
         retention = config["retention"]
         retention["compare_segments"] = min(retention["compare_segments"],
                                             retention["max_segments"])
+    expand_dose_response(config)  # its values become conditions and variants (pipeline.dose)
     check_simulation({**config["simulation"], "model": "rate"}, prefix="simulation")
     check_simulation({"model": "tripartite", "tripartite": config["simulation"]["tripartite"]},
                      prefix="simulation")

@@ -57,6 +57,16 @@ def with_value(config: dict, path: list[str], value) -> dict:
     return config
 
 
+BROAD = REPO / "tests" / "fixtures" / "broad.yaml"
+
+
+@pytest.fixture
+def broad_config() -> dict:
+    """The broad study fixture (tests/fixtures/broad.yaml: two tasks, every variant kind),
+    as a raw (unvalidated) dict."""
+    return yaml.safe_load(BROAD.read_text())
+
+
 @pytest.fixture
 def default_config() -> dict:
     """The shipped default configuration, as a raw (unvalidated) dict."""

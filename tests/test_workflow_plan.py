@@ -16,8 +16,8 @@ from workflow.plan import RUN_DIR, Plan
 
 
 @pytest.fixture
-def config(default_config) -> dict:
-    return validate_config(default_config)
+def config(broad_config) -> dict:
+    return validate_config(broad_config)
 
 
 def _run(task: str, variant: str, seed: int = 0) -> SimpleNamespace:
@@ -40,7 +40,9 @@ def test_the_plan_holds_every_run_and_its_files(config):
     assert plan.generate_commands(w).startswith("PY -m lra generate majority")
     assert plan.preprocess_command(w).startswith("PY -m lra preprocess majority")
     assert (plan.mem_mb(w), plan.runtime_min(w), plan.gpus(w)) == (4000, 60, 0)
-    assert json.loads(plan.claims_json()) == config["experiment"]["claims"]
+    assert json.loads(plan.claims_json()) == {
+        "claims": config["experiment"]["claims"],
+        "statistics": config["experiment"].get("statistics", {})}
     assert plan.skipped_json() == "{}" and plan.missing_data_warning() == ""
 
 
@@ -52,7 +54,9 @@ def test_report_inputs_name_every_file_the_report_reads(config):
     assert "results/plots/baseline/fit.png" in inputs["plots"]
     train_tsvs = [b for b in inputs["benchmarks"] if "/rules/train/" in b]
     assert len(train_tsvs) == len(plan.runs)
-    assert inputs["benchmarks"][-1] == "results/benchmarks/claims_memory.csv"  # memory claim
+    # the memory and speed claims' measurements
+    assert inputs["benchmarks"][-2:] == ["results/benchmarks/claims_memory.csv",
+                                         "results/benchmarks/claims_speed.csv"]
     assert inputs["claims"] == "results/claims.csv"
     for sweep in plan.sweeps:
         assert f"results/sweeps/{sweep}/table.csv" in inputs["sweep_tables"]

@@ -141,7 +141,17 @@ def check_claims(config: dict[str, Any]) -> None:
                     f"config key '{where}.{key}': {', '.join(map(repr, unknown))} "
                     f"{'is' if len(unknown) == 1 else 'are'} not among the experiment's "
                     f"{key} ({', '.join(sorted(allowed))}); fix the names or add the {key}")
-        if claim["test"] == "memory":
+        scope_of = claim.get("scope", "paper")
+        if scope_of == "paper" and not claim.get("paper"):
+            raise ExperimentError(f"config key '{where}.paper': a claim of scope 'paper' names "
+                                  f"the paper's figure; give it, or set scope: ours")
+        if scope_of == "ours" and claim.get("paper"):
+            raise ExperimentError(f"config key '{where}.paper': a claim of scope 'ours' tests "
+                                  f"our reading, not the paper's: leave the paper's figure out")
+        if claim.get("primary") and claim["test"] not in ("better", "differs"):
+            raise ExperimentError(f"config key '{where}.primary': only better/differs claims "
+                                  f"can be primary contrasts")
+        if claim["test"] in ("memory", "faster"):
             continue
         scope = claim.get("tasks") or tasks
         for a, b in zip(names[:-1], names[1:], strict=True):
@@ -178,9 +188,22 @@ def run_names(config: dict[str, Any], missing_ok: bool = False,
         for task in tasks:
             if var.get("tasks") and task not in var["tasks"]:
                 continue
-            for seed in exp.get("seeds", [0]):
+            for seed in variant_seeds(config, name):
                 out.append((task, name, seed))
     return out
+
+
+def seed_list(seeds: int | list[int] | None) -> list[int]:
+    """Seeds as configured: a list as it is, a count n as 0..n-1 (None: [0])."""
+    if seeds is None:
+        return [0]
+    return list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+
+
+def variant_seeds(config: dict[str, Any], variant: str) -> list[int]:
+    """The seeds of a variant's runs: its own ``seeds``, else ``experiment.seeds``."""
+    var = variants(config)[variant]
+    return seed_list(var.get("seeds", (experiment(config) or {}).get("seeds")))
 
 
 def run_spec(config: dict[str, Any], task: str, variant: str, seed: int) -> RunSpec:

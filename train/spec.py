@@ -161,7 +161,7 @@ def spec_schema() -> dict[str, Any]:
     props: dict[str, Any] = {
         "task": {"enum": exp["tasks"]["propertyNames"]["enum"]},
         "preset": exp["presets"]["items"],
-        "seed": exp["seeds"]["items"],
+        "seed": defs["seeds"]["oneOf"][1]["items"],
         "variant": {"anyOf": [{"const": ""}, {"type": "string",
                                               **exp["variants"]["propertyNames"]}]},
         "data_root": {**task["root"], "minLength": 1},

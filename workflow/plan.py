@@ -22,6 +22,7 @@ from model.presets import resolved_settings
 from pipeline.cluster import job_threads
 from pipeline.cluster import torch_threads as cluster_torch_threads
 from pipeline.config import condition_names, dump_resolved, resolve_condition
+from pipeline.dose import dose_block, dose_points
 from pipeline.parameters import run_parameters
 from pipeline.sensitivity import sensitivity_conditions
 from pipeline.sweeps import expand_sweep, sweep_names, sweep_targets
@@ -32,6 +33,7 @@ from train.plan import (
     job_resources,
     missing_data,
     prepare_commands,
+    retention_condition,
     run_names,
     run_spec,
 )
@@ -94,6 +96,9 @@ class Plan:
         self.claims: list[dict[str, Any]] = (
             (experiment(config) or {}).get("claims") or [] if self.runs else [])
         self.memory_claims = [c for c in self.claims if c["test"] == "memory"]
+        self.speed_claims = [c for c in self.claims if c["test"] == "faster"]
+        self.dose = dose_block(config) if self.runs else None
+        self.dose_points = dose_points(config) if self.dose else []
 
     # --- targets -------------------------------------------------------------------------
     @property
@@ -193,8 +198,11 @@ class Plan:
         return json.dumps(self.tasks_skipped)
 
     def claims_json(self) -> str:
-        """The experiment.claims list (JSON); a change reruns only the scorecard."""
-        return json.dumps(self.claims, sort_keys=True, indent=1)
+        """The experiment.claims list and experiment.statistics (JSON, the form ``python -m
+        analysis claims --claims`` reads); a change reruns only the scorecard."""
+        statistics = (experiment(self.config) or {}).get("statistics") or {}
+        return json.dumps({"claims": self.claims, "statistics": statistics}, sort_keys=True,
+                          indent=1)
 
     def claims_memory_csv(self) -> list[str]:
         """The memory benchmark CSV a memory claim reads (none without such a claim)."""
@@ -218,6 +226,78 @@ class Plan:
         """The claims command's --memory-csv option (empty without a memory benchmark)."""
         return f"--memory-csv {input.memory[0]}" if input.memory else ""
 
+    def claims_speed_csv(self) -> list[str]:
+        """The speed benchmark CSV a speed claim reads (none without such a claim)."""
+        return ["results/benchmarks/claims_speed.csv"] if self.speed_claims else []
+
+    def bench_speed_args(self) -> str:
+        """bench_speed_claim options: the speed claim's segments, segment length, batch and
+        repeats (the paper's 16 x 512 tokens unless the claim says otherwise), the
+        benchmark's own CPU-sized model (benchmarks/bench_speed_claim.py)."""
+        claim = self.speed_claims[0]
+        return (f"--segments {claim.get('segments', [16])[-1]} "
+                f"--segment-len {claim.get('segment_len', 512)} "
+                f"--batch {claim.get('batch', 1)} --repeats {claim.get('repeats', 3)}")
+
+    @staticmethod
+    def speed_csv_option(wildcards: Any, input: Any) -> str:
+        """The claims command's --speed-csv option (empty without a speed benchmark)."""
+        return f"--speed-csv {input.speed[0]}" if input.speed else ""
+
+    # --- dose-response (biology -> model) -------------------------------------------------
+    @property
+    def dose_targets(self) -> list[str]:
+        """The dose-response table and its trend summary (none without the block)."""
+        return (["results/dose_response.csv", "results/dose_response.json"]
+                if self.dose else [])
+
+    def dose_response_files(self) -> list[str]:
+        """The dose-response files the report reads (none without the block)."""
+        return self.dose_targets
+
+    def _dose_references(self) -> list[dict[str, str]]:
+        """{"variant", "kind"} of each reference: kind flat (rf_schedule flat), no_rf
+        (rf_mode none) or the variant's own name, from its resolved settings."""
+        out = []
+        for name in self.dose.get("references") or []:
+            spec = run_spec(self.config, self.dose["task"], name, 0)
+            model = resolved_settings(spec.preset, spec.model)
+            kind = ("no_rf" if model["rf_mode"] == "none" else
+                    "flat" if model["rf_schedule"] == "flat" else name)
+            out.append({"variant": name, "kind": kind})
+        return out
+
+    def dose_config_json(self) -> str:
+        """The dose-response plan (JSON) that ``python -m analysis dose-response`` reads:
+        parameter, task, T, the base point and every value's condition and variant."""
+        block = self.dose
+        base = block.get("condition", "baseline")
+        node: Any = resolve_condition(self.config, base)
+        for key in block["parameter"].split("."):
+            node = node[key]
+        spec = run_spec(self.config, block["task"], block["variant"], 0)
+        seq_len, seg = spec.seq_len, spec.model["segment_len"]
+        plan = {"parameter": block["parameter"], "task": block["task"],
+                "variant": block["variant"], "segments": -(-seq_len // seg),
+                "base_condition": retention_condition(self.config, block["variant"]),
+                "base_value": node, "points": self.dose_points,
+                "references": self._dose_references()}
+        return json.dumps(plan, sort_keys=True, indent=1)
+
+    def dose_metrics(self) -> list[str]:
+        """metrics.json of every run the dose-response reads (the variant, each value's
+        variant and the references, on the block's task)."""
+        names = {self.dose["variant"], *(p["variant"] for p in self.dose_points),
+                 *(self.dose.get("references") or [])}
+        return [f"results/runs/{t}/{v}/seed{s}/metrics.json" for t, v, s in self.runs
+                if v in names and t == self.dose["task"]]
+
+    def dose_retention(self) -> list[str]:
+        """Retention files of the base point's condition and of every value's condition."""
+        conditions = [retention_condition(self.config, self.dose["variant"]),
+                      *(p["condition"] for p in self.dose_points)]
+        return [f"results/retention/{c}.json" for c in conditions]
+
     # --- report --------------------------------------------------------------------------
     def report_inputs(self, wildcards: Any = None) -> dict[str, Any]:
         """Every file the report reads, by kind (the report never lists a folder)."""
@@ -235,6 +315,7 @@ class Plan:
             *[f"results/benchmarks/rules/sensitivity/{c}.tsv"
               for c in self.sensitivity_conditions],
             *self.claims_memory_csv(),
+            *self.claims_speed_csv(),
         ]
         inputs: dict[str, Any] = {
             "retention": [f"results/retention/{c}.json" for c in self.conditions],

@@ -100,7 +100,8 @@ rule report:
 
 
 rule claims_config:
-    """The experiment.claims list as JSON; a change reruns only the scorecard."""
+    """The experiment.claims list and the study's statistics settings as JSON; a change
+    reruns only the scorecard."""
     output:
         "results/tables/claims_config.json",
     params:
@@ -111,6 +112,40 @@ rule claims_config:
     run:
         write_text_atomic(output[0], params.claims)
         write_text_atomic(log[0], f"wrote {output[0]}\n")
+
+
+rule dose_config:
+    """The dose-response plan as JSON (values, their conditions and variants, references)."""
+    output:
+        "results/tables/dose_config.json",
+    params:
+        plan=lambda w: PLAN.dose_config_json(),
+    log:
+        "logs/dose_config.log",
+    localrule: True
+    run:
+        write_text_atomic(output[0], params.plan)
+        write_text_atomic(log[0], f"wrote {output[0]}\n")
+
+
+rule dose_response:
+    """Accuracy against the LTP time constant of each value's schedule, with a trend test."""
+    input:
+        plan="results/tables/dose_config.json",
+        metrics=lambda w: PLAN.dose_metrics(),
+        retention=lambda w: PLAN.dose_retention(),
+    output:
+        csv=report("results/dose_response.csv", category="5. Claims",
+                   caption="../report/dose_response.rst"),
+        json="results/dose_response.json",
+    params:
+        python=PYTHON,
+    log:
+        "logs/dose_response.log",
+    shell:
+        "{params.python} -m analysis dose-response --plan {input.plan} "
+        "--metrics {input.metrics} --retention {input.retention} "
+        "--out-csv {output.csv} --out-json {output.json} > {log} 2>&1"
 
 
 rule claims_memory:
@@ -127,20 +162,39 @@ rule claims_memory:
         "> {log} 2>&1 && mv results/benchmarks/claims/memory.csv {output}"
 
 
+rule claims_speed:
+    """Training step time of rmaat (AMRB) and rmt (BPTT) at the speed claim's segments x
+    segment length, as the paper measured its speed-up, on the device that runs the job."""
+    output:
+        "results/benchmarks/claims_speed.csv",
+    params:
+        python=PYTHON,
+        args=lambda w: PLAN.bench_speed_args(),
+    benchmark:
+        "results/benchmarks/rules/claims_speed.tsv"
+    log:
+        "logs/claims_speed.log",
+    shell:
+        "{params.python} -m benchmarks.bench_speed_claim {params.args} --out {output}.tmp "
+        "> {log} 2>&1 && mv {output}.tmp {output}"
+
+
 rule claims:
     """The claims scorecard: each claim of the paper, ours, a paired test and a verdict."""
     input:
         metrics=PLAN.run_metrics(),
         claims="results/tables/claims_config.json",
         memory=PLAN.claims_memory_csv(),
+        speed=PLAN.claims_speed_csv(),
     output:
         csv=report("results/claims.csv", category="5. Claims", caption="../report/claims.rst"),
         md="results/claims.md",
     params:
         python=PYTHON,
         memory=PLAN.memory_csv_option,
+        speed=PLAN.speed_csv_option,
     log:
         "logs/claims.log",
     shell:
         "{params.python} -m analysis claims --metrics {input.metrics} --claims {input.claims} "
-        "{params.memory} --out-dir results > {log} 2>&1"
+        "{params.memory} {params.speed} --out-dir results > {log} 2>&1"
