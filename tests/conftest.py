@@ -57,12 +57,12 @@ def with_value(config: dict, path: list[str], value) -> dict:
     return config
 
 
-BROAD = REPO / "tests" / "fixtures" / "broad.yaml"
+BROAD = REPO / "config" / "ablations.yaml"
 
 
 @pytest.fixture
 def broad_config() -> dict:
-    """The broad study fixture (tests/fixtures/broad.yaml: two tasks, every variant kind),
+    """The broad ablation study (config/ablations.yaml: two tasks, every variant kind),
     as a raw (unvalidated) dict."""
     return yaml.safe_load(BROAD.read_text())
 

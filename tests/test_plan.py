@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from pipeline.config import ConfigError, validate_config
+from tests.conftest import BROAD
 from tests.test_workflow import REPO
 from train.plan import (
     ExperimentError,
@@ -22,7 +23,29 @@ from train.plan import (
 
 @pytest.fixture
 def config() -> dict:
-    return validate_config(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
+    return validate_config(yaml.safe_load(BROAD.read_text()))
+
+
+def test_shipped_default_is_the_decisive_study():
+    """config/config.yaml: both arms of each primary claim have >= 20 seeds, every claim's
+    and every dose-response reference's variants run, and every dose value has its runs."""
+    from train.plan import variant_seeds
+
+    cfg = validate_config(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
+    runs = run_names(cfg)
+    variants = {v for _, v, _ in runs}
+    claims = cfg["experiment"]["claims"]
+    primary = [c for c in claims if c.get("primary")]
+    assert len(primary) >= 2
+    for claim in primary:
+        for variant in claim["variants"]:
+            assert len(variant_seeds(cfg, variant)) >= 20, (claim["id"], variant)
+    for claim in claims:
+        assert set(claim.get("variants", [])) <= variants, claim["id"]
+    dose = cfg["experiment"]["dose_response"]
+    assert set(dose["references"]) <= variants
+    dosed = [v for v in variants if v.startswith(f"{dose['variant']}_dose_")]
+    assert len(dosed) == len(dose["values"])
 
 
 def test_default_experiment_runs_every_variant_on_every_task(config):
@@ -102,7 +125,7 @@ def test_prepare_commands_generate_then_preprocess(config):
     (["experiment", "model", "rf_mode"], "half", "allowed values: 'scalar', 'none', 'gated'"),
 ])
 def test_bad_experiment_values_are_rejected(path, value, message):
-    raw = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    raw = yaml.safe_load(BROAD.read_text())
     node = raw
     for key in path[:-1]:
         node = node[key]
@@ -127,7 +150,7 @@ def test_only_runs_that_read_a_retention_file_depend_on_one(config):
 
 
 def _raw() -> dict:
-    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    return yaml.safe_load(BROAD.read_text())
 
 
 @pytest.mark.parametrize("edit, key, message", [
