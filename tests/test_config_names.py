@@ -176,9 +176,10 @@ def test_a_condition_mathtext_cannot_parse_is_plotted_literally(tmp_path):
 
 def test_report_curves_draw_run_names_literally(tmp_path):
     from report.page import ReportInputs, curves_section
+    from tests.conftest import run_metrics
 
-    run = {"task_title": r"List$\frac{$Ops", "variant": r"$\frac{$", "seed": 0,
-           "majority_acc": 0.5, "epochs": [{"epoch": 1, "val_acc": 0.6}]}
+    run = run_metrics(task_title=r"List$\frac{$Ops", variant=r"$\frac{$", seed=0,
+                      majority_acc=0.5, epochs=[{"epoch": 1, "val_acc": 0.6}])
     path = tmp_path / "metrics.json"
     path.write_text(json.dumps(run))
     assert "Training curves" in curves_section(ReportInputs(metrics=[path]))
