@@ -40,7 +40,9 @@ RUN_DIR = "results/runs/{task}/{variant}/seed{seed}"
 BENCH_MEMORY_PRESET = "rmaat"
 #: The report's options, one per kind of input, in the order they are passed.
 REPORT_OPTIONS = ("retention", "plots", "sweep_tables", "sweep_plots", "metrics", "benchmarks",
-                  "accuracy", "runs", "claims", "sensitivity")
+                  "accuracy", "runs", "claims", "sensitivity", "dose_response")
+#: The files of the dose-response analysis (issue 24), as the report reads them.
+DOSE_RESPONSE_FILES = ["results/dose_response.csv", "results/dose_response.json"]
 
 CPU_COUNT = os.cpu_count() or 1
 
@@ -215,6 +217,14 @@ class Plan:
         """The claims command's --memory-csv option (empty without a memory benchmark)."""
         return f"--memory-csv {input.memory[0]}" if input.memory else ""
 
+    def dose_response_files(self) -> list[str]:
+        """The dose-response table and summary the report reads: planned when the experiment
+        has runs and an ``experiment.dose_response`` section (none otherwise); the rule that
+        writes them must list the same files as its outputs."""
+        if self.runs and (experiment(self.config) or {}).get("dose_response"):
+            return list(DOSE_RESPONSE_FILES)
+        return []
+
     # --- report --------------------------------------------------------------------------
     def report_inputs(self, wildcards: Any = None) -> dict[str, Any]:
         """Every file the report reads, by kind (the report never lists a folder)."""
@@ -242,6 +252,7 @@ class Plan:
             "benchmarks": benchmarks,
             "sensitivity": [f"results/sensitivity/{c}.{ext}" for c in self.sensitivity_conditions
                             for ext in ("csv", "json", "png")],
+            "dose_response": self.dose_response_files(),
         }
         if self.runs:
             inputs["accuracy"] = "results/tables/accuracy.csv"
