@@ -110,9 +110,26 @@ def _row_title(row: pd.Series) -> str:
 
 def claims_table_html(table: pd.DataFrame) -> str:
     """The claims a reader needs: effect [95 % CI], p (Holm), MDE, margin, verdict, reading
-    (hover a row for its numbers in words); primary claims under their own heading."""
-    heads = ["claim", "effect [95 % CI]", "p (Holm)", "MDE", "margin", "verdict", "reading"]
-    head = "".join(f"<th>{h}</th>" for h in heads)
+    (hover a row for its numbers in words); primary claims under their own heading. A column
+    no row has a value for (an older file's MDE, margin, reading) is left out; p is headed
+    "p (Holm)" only where adjusted p-values exist."""
+    holm = table["p_adjusted"].map(is_number).any()
+    columns = {
+        "claim": lambda r: esc(r["claim"]),
+        "effect [95 % CI]": lambda r: esc(effect_text(r)),
+        "p (Holm)" if holm else "p": _p_holm,
+        "MDE": lambda r: points(r["mde"], signed=False),
+        "margin": lambda r: (f"±{points(r['margin'], signed=False)}"
+                             if is_number(r["margin"]) else "—"),
+        "verdict": lambda r: badge(r["verdict"]),
+        "reading": lambda r: esc(r["reading"] or r["note"])}
+    present = {"MDE": table["mde"].map(is_number).any(),
+               "margin": table["margin"].map(is_number).any(),
+               "reading": ((table["reading"] != "") | (table["note"] != "")).any()}
+    columns = {h: f for h, f in columns.items() if present.get(h, True)}
+    numeric = {"effect [95 % CI]", "p (Holm)", "p", "MDE", "margin"}
+    cls = ["num" if h in numeric else "" for h in columns]
+    head = "".join(f"<th>{h}</th>" for h in columns)
     rows, group = [], None
     groups = table["primary"].nunique() > 1
     for _, row in table.iterrows():
@@ -120,14 +137,12 @@ def claims_table_html(table: pd.DataFrame) -> str:
             group = row["primary"]
             label = ("Primary contrasts (pre-registered)" if group
                      else "Secondary claims and our questions")
-            rows.append(f'<tr class="group"><th colspan="{len(heads)}">{label}</th></tr>')
-        mde = points(row["mde"], signed=False)
-        margin = f"±{points(row['margin'], signed=False)}" if is_number(row["margin"]) else "—"
-        cells = [esc(row["claim"]), esc(effect_text(row)), _p_holm(row), mde, margin,
-                 badge(row["verdict"]), esc(row["reading"] or row["note"])]
-        cls = ' class="primary"' if row["primary"] else ""
-        rows.append(f'<tr{cls} title="{esc(_row_title(row))}">'
-                    + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+            rows.append(f'<tr class="group"><th colspan="{len(columns)}">{label}</th></tr>')
+        primary = ' class="primary"' if row["primary"] else ""
+        rows.append(f'<tr{primary} title="{esc(_row_title(row))}">'
+                    + "".join(f'<td class="{c}">{cell(row)}</td>' if c else f"<td>{cell(row)}</td>"
+                              for c, cell in zip(cls, columns.values(), strict=True))
+                    + "</tr>")
     return scroll(f'<table class="claims"><tr>{head}</tr>{"".join(rows)}</table>')
 
 

@@ -90,9 +90,11 @@ def forest_plot(table: pd.DataFrame) -> str:
         _panel(ax, rows, log)
         if not log:
             ax.set_xlim(*_limits(rows))
-    band = ("; shaded: the equivalence margin ±margin"
-            if len(pts) and pts["margin"].map(is_number).any() else "")
-    axes[0, 0].set_title(f"Effect and 95 % CI per claim (★ primary{band})", fontsize=10,
-                         loc="left")
+    marks = "; ".join(m for m, shown_here in (
+        ("★ primary", shown["primary"].any()),
+        ("shaded: the equivalence margin ±margin", pts["margin"].map(is_number).any()))
+        if shown_here)
+    axes[0, 0].set_title("Effect and 95 % CI per claim" + (f" ({marks})" if marks else ""),
+                         fontsize=10, loc="left")
     fig.tight_layout()
     return fig_img(fig, "forest plot of the claims: effect and 95 % CI per claim")

@@ -72,7 +72,7 @@ ul.headline{margin:.3em 0;padding-left:1.2em}
 nav.toc{margin:.8em 0;font-size:.95em}nav.toc ol{display:grid;gap:.1em 2em;margin:.3em 0;
 grid-template-columns:repeat(auto-fill,minmax(22em,1fr));padding-left:0;list-style:inside decimal}
 table.claims{width:100%}table.claims td,table.claims th{text-align:left}
-table.claims td:nth-child(n+2):nth-child(-n+5){text-align:right;white-space:nowrap}
+table.claims td.num{text-align:right;white-space:nowrap}
 table.claims td:last-child{min-width:16em}tr.primary td:first-child{font-weight:600}
 tr.group th{text-align:left;background:#e6ecf4}tr.moves td{background:#fff3cd}
 details{margin:.5em 0}summary{cursor:pointer;color:#235}"""

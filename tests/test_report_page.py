@@ -130,6 +130,8 @@ def test_a_claims_file_in_fractions_is_shown_in_points_and_its_test_once(tmp_pat
     path = tmp_path / "claims.csv"
     pd.DataFrame(LEGACY).to_csv(path, index=False)
     page = parse_page(write_report(ReportInputs(claims=path), tmp_path / "r.html").read_text())
+    # no MDE, margin or reading in such a file: no empty columns; p is not Holm-adjusted
+    assert _row(page, "claim") == ["claim", "effect [95 % CI]", "p", "verdict"]
     assert _row(page, "retention factor helps")[1] == "+3.1 [+0.0, +9.4]"
     assert _row(page, "RMAAT above Transformer")[1] == "+1.0 [-2.1, +6.2]"
     assert _row(page, "faster than RMT")[1] == "1.31× [1.20×, 1.43×]"  # a ratio stays one
