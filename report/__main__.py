@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sensitivity", nargs="*", default=[],
                    help="sensitivity analysis files (results/sensitivity/{condition}.csv, "
                    ".json, .png)")
+    p.add_argument("--dose-response", nargs="*", default=[],
+                   help="dose-response table and summary (results/dose_response.csv, .json)")
     return p
 
 
@@ -56,7 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             retention=args.retention, plots=args.plots, sweep_tables=args.sweep_tables,
             sweep_plots=args.sweep_plots, accuracy=args.accuracy, runs=args.runs,
             skipped=json.loads(args.skipped), claims=args.claims, metrics=args.metrics,
-            benchmarks=args.benchmarks, sensitivity=args.sensitivity), args.out)
+            benchmarks=args.benchmarks, sensitivity=args.sensitivity,
+            dose_response=args.dose_response), args.out)
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

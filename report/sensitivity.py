@@ -1,6 +1,7 @@
 """The report section of the sensitivity analysis (docs/design.md §2.4): per condition, which
 parameters move the schedule and which do not (threshold stated), what that means for a user's
-swap, the rate model's prediction against the simulation, the table and the tornado plot.
+swap, the rate model's prediction against the simulation, the table (rows that move it
+highlighted) and the tornado plot.
 
 Reads only the files it is given: ``results/sensitivity/{condition}.csv``, ``.json`` and
 ``.png`` of every analysed condition (grouped by file stem).
@@ -8,12 +9,13 @@ Reads only the files it is given: ``results/sensitivity/{condition}.csv``, ``.js
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 from pathlib import Path
 
 import pandas as pd
+
+from report.parts import img, table
 
 #: Table columns shown, with their headings.
 COLUMNS = {"parameter": "parameter", "base_value": "base", "status": "status",
@@ -24,26 +26,6 @@ COLUMNS = {"parameter": "parameter", "base_value": "base", "status": "status",
            "theory": "prediction"}
 
 
-def _img(path: Path, alt: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode()
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
-
-
-def _cell(value) -> str:
-    if isinstance(value, float):
-        return "" if value != value else f"{value:.3g}"
-    return html.escape(str(value))
-
-
-def _table(df: pd.DataFrame) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
-    rows = []
-    for row in df.itertuples(index=False):
-        style = ' style="background:#fff3cd"' if getattr(row, "moves", "") == "yes" else ""
-        rows.append(f"<tr{style}>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>")
-    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
-
-
 def _condition(stem: str, files: dict[str, Path]) -> str:
     parts = [f"<h3>{html.escape(stem)}</h3>"]
     summary = json.loads(files["json"].read_text()) if "json" in files else {}
@@ -52,13 +34,14 @@ def _condition(stem: str, files: dict[str, Path]) -> str:
     if summary.get("theory_sentence"):
         parts.append(f"<p>{html.escape(summary['theory_sentence'])}</p>")
     if "png" in files:
-        parts.append(_img(files["png"], f"{stem} tornado plot"))
+        parts.append(img(files["png"], f"{stem} tornado plot"))
     if "csv" in files:
-        table = pd.read_csv(files["csv"], keep_default_na=False, na_values=[""])
-        shown = table[[c for c in COLUMNS if c in table]].rename(columns=COLUMNS)
-        still = table.loc[table["moves_schedule"] == "no", "parameter"].tolist()
-        parts.append("<details><summary>every parameter</summary>" + _table(shown)
-                     + "</details>")
+        frame = pd.read_csv(files["csv"], keep_default_na=False, na_values=[""])
+        shown = frame[[c for c in COLUMNS if c in frame]].rename(columns=COLUMNS)
+        still = frame.loc[frame["moves_schedule"] == "no", "parameter"].tolist()
+        moves = ["moves" if m == "yes" else "" for m in frame["moves_schedule"].astype(str)]
+        parts.append("<details><summary>every parameter</summary>"
+                     + table(shown, row_class=moves) + "</details>")
         if still:
             parts.append("<p class='note'>Do not move the schedule: "
                          + html.escape(", ".join(still)) + ".</p>")
@@ -71,14 +54,14 @@ def _condition(stem: str, files: dict[str, Path]) -> str:
 
 
 def sensitivity_section(paths: list[Path]) -> str:
-    """The section's HTML ('' when no sensitivity files are given)."""
+    """The section's body ('' when no sensitivity files are given); the page adds its
+    heading (report/page.py)."""
     if not paths:
         return ""
     by_stem: dict[str, dict[str, Path]] = {}
     for path in map(Path, paths):
         by_stem.setdefault(path.stem, {})[path.suffix.lstrip(".")] = path
-    parts = ["<h2>Which biological parameters move the retention schedule</h2>",
-             "<p class='note'>Each parameter moved by ± the configured step, the point "
+    parts = ["<p class='note'>Each parameter moved by ± the configured step, the point "
              "simulated and distilled. e(·) = elasticity, the % change of τ_LTP, of the plateau "
              "or of RF(1, T)/RF(T, T) (the schedule) per % change of the parameter (central "
              "difference; one-sided where one side is invalid). A parameter moves the schedule "

@@ -15,6 +15,7 @@ from html.parser import HTMLParser
 
 _SPACE = re.compile(r"\s+")
 _HIDDEN = {"script", "style"}
+_HEADINGS = {"h1", "h2", "h3", "h4"}
 
 
 @dataclass
@@ -29,6 +30,12 @@ class Page:
     images: list[str] = field(default_factory=list)
     #: values of every other attribute (href, alt, title, class, ...), data: URIs cut too
     attributes: list[str] = field(default_factory=list)
+    #: every heading in page order: (tag, visible text), e.g. ("h2", "Summary")
+    headings: list[tuple[str, str]] = field(default_factory=list)
+    #: the id of every element, in page order
+    ids: list[str] = field(default_factory=list)
+    #: the href of every link, in page order
+    links: list[str] = field(default_factory=list)
 
     @property
     def rows(self) -> list[list[str]]:
@@ -60,13 +67,20 @@ class _Parser(HTMLParser):
         self.hidden = 0
         self.cell: list[str] | None = None
         self.row: list[str] | None = None
+        self.heading: list[str] | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _HIDDEN:
             self.hidden += 1
+        if tag in _HEADINGS:
+            self.heading = []
         for name, value in attrs:
             if value is None:
                 continue
+            if name == "id":
+                self.page.ids.append(value)
+            elif name == "href" and tag == "a":
+                self.page.links.append(value)
             (self.page.images if tag == "img" and name == "src"
              else self.page.attributes).append(_cut(value))
         if tag == "table":
@@ -78,7 +92,10 @@ class _Parser(HTMLParser):
             self.cell = []
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in _HIDDEN:
+        if tag in _HEADINGS and self.heading is not None:
+            self.page.headings.append((tag, _SPACE.sub(" ", "".join(self.heading)).strip()))
+            self.heading = None
+        elif tag in _HIDDEN:
             self.hidden = max(0, self.hidden - 1)
         elif tag in ("td", "th") and self.cell is not None:
             if self.row is not None:
@@ -92,6 +109,8 @@ class _Parser(HTMLParser):
             return
         if self.cell is not None:
             self.cell.append(data)
+        if self.heading is not None:
+            self.heading.append(data)
         text = _SPACE.sub(" ", data).strip()
         if text:
             self.texts.append(text)

@@ -65,6 +65,24 @@ def test_report_inputs_name_every_file_the_report_reads(config):
     assert f"--claims {shlex.quote(inputs['claims'])}" in options
 
 
+def test_dose_response_files_reach_the_report_only_when_planned(config, broad_config):
+    """The report reads results/dose_response.{csv,json} (--dose-response) when the
+    experiment has a dose_response section, and asks for nothing otherwise."""
+    plain = Plan({**config, "experiment": {k: v for k, v in config["experiment"].items()
+                                           if k != "dose_response"}})
+    assert plain.dose_response_files() == [] and plain.report_inputs()["dose_response"] == []
+    assert "--dose-response" not in Plan.report_options(None, plain.report_inputs())
+    dosed = Plan(validate_config(with_value(
+        broad_config, ["experiment", "dose_response"],
+        {"parameter": "constants.tau_pl", "values": ["2 s", "8 s"], "variant": "rmaat",
+         "task": "majority", "seeds": 1})))
+    files = ["results/dose_response.csv", "results/dose_response.json"]
+    assert dosed.dose_response_files() == files
+    assert dosed.report_inputs()["dose_response"] == files
+    options = Plan.report_options(None, dosed.report_inputs())
+    assert options.endswith("--dose-response " + " ".join(files))
+
+
 def test_a_config_without_experiment_plans_no_runs_and_no_claims(config):
     bare = {k: v for k, v in config.items() if k != "experiment"}
     plan = Plan(bare)

@@ -44,7 +44,9 @@ RUN_DIR = "results/runs/{task}/{variant}/seed{seed}"
 BENCH_MEMORY_PRESET = "rmaat"
 #: The report's options, one per kind of input, in the order they are passed.
 REPORT_OPTIONS = ("retention", "plots", "sweep_tables", "sweep_plots", "metrics", "benchmarks",
-                  "accuracy", "runs", "claims", "sensitivity")
+                  "accuracy", "runs", "claims", "sensitivity", "dose_response")
+#: The files of the dose-response analysis (issue 24), as the report reads them.
+DOSE_RESPONSE_FILES = ["results/dose_response.csv", "results/dose_response.json"]
 
 CPU_COUNT = os.cpu_count() or 1
 
@@ -248,11 +250,11 @@ class Plan:
     @property
     def dose_targets(self) -> list[str]:
         """The dose-response table and its trend summary (none without the block)."""
-        return (["results/dose_response.csv", "results/dose_response.json"]
-                if self.dose else [])
+        return list(DOSE_RESPONSE_FILES) if self.dose else []
 
     def dose_response_files(self) -> list[str]:
-        """The dose-response files the report reads (none without the block)."""
+        """The dose-response table and summary the report reads (none without an
+        ``experiment.dose_response`` block); the rule that writes them lists the same."""
         return self.dose_targets
 
     def _dose_references(self) -> list[dict[str, str]]:
@@ -326,6 +328,7 @@ class Plan:
             "benchmarks": benchmarks,
             "sensitivity": [f"results/sensitivity/{c}.{ext}" for c in self.sensitivity_conditions
                             for ext in ("csv", "json", "png")],
+            "dose_response": self.dose_response_files(),
         }
         if self.runs:
             inputs["accuracy"] = "results/tables/accuracy.csv"
