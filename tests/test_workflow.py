@@ -258,8 +258,8 @@ def test_claims_scorecard_recomputes_from_metrics(finished_run):
     metrics = {v: json.loads((runs / "listops" / v / "seed0" / "metrics.json").read_text())
                for v in ("rmaat", "rmaat_no_rf")}
     row = table.set_index("id").loc["rf_helps"]
-    assert row["effect"] == pytest.approx(metrics["rmaat"]["test_acc"]
-                                          - metrics["rmaat_no_rf"]["test_acc"])
+    assert row["effect"] == pytest.approx(100 * (metrics["rmaat"]["test_acc"]  # points
+                                                 - metrics["rmaat_no_rf"]["test_acc"]))
     assert row["n"] == 1 and row["verdict"] == "inconclusive"  # one seed: no test possible
     # the tiny ListOps spans several segments, so RF is applied: two different models
     assert metrics["rmaat"]["test_loss"] != metrics["rmaat_no_rf"]["test_loss"]
@@ -269,6 +269,14 @@ def test_claims_scorecard_recomputes_from_metrics(finished_run):
     assert (workdir / "results" / "data" / "recall.json").exists()
     page = parse_page((workdir / "results" / "report.html").read_text())
     assert "claims at this scale" in page.text
+    # the dose-response (config/test.yaml: tau_pl 2 s and 8 s around the baseline)
+    dose = pd.read_csv(workdir / "results" / "dose_response.csv")
+    doses = dose[dose["kind"] == "dose"]
+    assert len(doses) == 3 and doses["tau_ltp_segments"].is_monotonic_increasing
+    assert set(dose["kind"]) == {"dose", "no_rf"}
+    summary = json.loads((workdir / "results" / "dose_response.json").read_text())
+    assert summary["reading"] == "1 seed(s) ran every value: no trend test"
+    assert "Dose-response" in page.text
 
 
 def test_slurm_profile_asks_for_the_rules_threads_not_a_fixed_cpu_count():
