@@ -1,4 +1,4 @@
-"""Every relative link of the documents reaches its target.
+"""The README stays short, and every relative link of the documents reaches its target.
 
 A link is checked when it is relative (no scheme): the file it names must exist in the
 repository, and an anchor (``file.md#heading`` or ``#heading``) must be the GitHub anchor of
@@ -15,6 +15,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
+README_MAX_LINES = 250
 
 #: The documents a reader follows from the README.
 DOCUMENTS = sorted({README, REPO / "model" / "README.md", REPO / "distill" / "README.md",
@@ -93,6 +94,13 @@ def test_helpers_find_broken_links(tmp_path: Path) -> None:
         "`[not a link](missing.md)`\n\n```\n[not a link](missing.md)\n```\n")
     bad = broken_links(doc)
     assert [b.split(":")[0] for b in bad] == ["missing.md", "other.md#nowhere", "#nowhere"]
+
+
+def test_readme_fits_on_a_few_screens() -> None:
+    lines = README.read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= README_MAX_LINES, (
+        f"README.md has {len(lines)} lines (at most {README_MAX_LINES}): move the detail into "
+        "the docs/ file that owns its topic and link it")
 
 
 @pytest.mark.parametrize("path", DOCUMENTS, ids=lambda p: str(p.relative_to(REPO)))
