@@ -153,18 +153,19 @@ def _ratio(a: Any, b: Any) -> str:
     return "-" if "skipped" in (a, b) else f"{a / b:.2f}"
 
 
-def markdown_report(rows: list[dict], command: str, env: dict[str, str]) -> str:
+def markdown_report(rows: list[dict], command: str, env: dict[str, str],
+                    shape: str = "[batch, heads, N, head_dim]") -> str:
     """The rows of :func:`run` as a markdown page: provenance first (command, UTC date, git
     commit and whether the tree had changes, device, torch), then one line per length with
     the CPU seconds of forward + backward (minimum over the rounds) and the two ratios the
-    targets use. Seconds; ratios are dimensionless."""
+    targets use. ``shape`` names the q, k, v shape. Seconds; ratios are dimensionless."""
     lines = ["# Attention core: forward + backward time", "",
              f"Written by `{command}` on {env['date']} from commit {env['commit']} (uncommitted "
              f"changes: {env['dirty']}), on {env['device']}, torch {env['torch']}. Do not edit: "
              "rerun the command.", "",
              "CPU seconds of the process (minimum over the rounds; robust to other load with "
-             "one thread) for one call and its backward on q, k, v of shape "
-             "[batch, heads, N, head_dim]. Targets: softmax / astromorphic >= 10 at 8,192 "
+             f"one thread) for one call and its backward on float32 q, k, v of shape {shape}. "
+             "Targets: softmax / astromorphic >= 10 at 8,192 "
              "tokens, astromorphic / linear <= 1.3.", "",
              "| tokens | softmax (s) | linear (s) | astromorphic (s) | softmax / astromorphic "
              "| astromorphic / linear |",
@@ -189,7 +190,8 @@ def main(argv: list[str] | None = None) -> None:
         env = environment(torch.device(rows[0]["device"]))
         command = shlex.join(["python", "-m", "benchmarks.bench_attention",
                               *(sys.argv[1:] if argv is None else argv)])
-        atomic_write_text(args.markdown, markdown_report(rows, command, env))
+        shape = f"[{args.batch}, {args.heads}, N, {args.head_dim}]"
+        atomic_write_text(args.markdown, markdown_report(rows, command, env, shape))
         print(f"wrote {args.markdown}")
 
 

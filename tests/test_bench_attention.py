@@ -54,4 +54,5 @@ def test_main_writes_the_markdown_next_to_the_csv(tmp_path: Path):
     text = md.read_text(encoding="utf-8")
     assert "`python -m benchmarks.bench_attention --lengths 32 64 --heads 1" in text
     assert [r[0] for r in table(text)] == ["32", "64"]
+    assert "of shape [1, 1, N, 4]" in text
     assert (tmp_path / "out" / "attention.csv").is_file()
