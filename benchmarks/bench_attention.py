@@ -16,14 +16,19 @@ length, would exceed ``--max-softmax-s`` (the row is written with ``skipped``).
 
 Outputs: results/benchmarks/attention.csv and attention.png; a table and the targets on stdout
 (astromorphic >= 10x faster than softmax at 8K tokens, within 1.3x of linear attention).
+``--markdown PATH`` also writes the table as markdown headed by the command, the date, the
+git commit and the device, for a committed copy (``docs/measured/attention.md``).
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import statistics
+import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -43,6 +48,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-softmax-s", type=float, default=60.0,
                    help="skip softmax where its predicted time per call exceeds this")
     p.add_argument("--out", type=Path, default=Path("results") / "benchmarks")
+    p.add_argument("--markdown", type=Path, default=None,
+                   help="also write the table as markdown with its command, date, commit and "
+                        "device (e.g. docs/measured/attention.md)")
     return p.parse_args(argv)
 
 
@@ -140,9 +148,51 @@ def report(rows: list[dict], out: Path) -> None:
     print(f"wrote {out / 'attention.csv'} and {out / 'attention.png'}")
 
 
+def _ratio(a: Any, b: Any) -> str:
+    """a / b to two decimals, or ``-`` where either was skipped."""
+    return "-" if "skipped" in (a, b) else f"{a / b:.2f}"
+
+
+def markdown_report(rows: list[dict], command: str, env: dict[str, str],
+                    shape: str = "[batch, heads, N, head_dim]") -> str:
+    """The rows of :func:`run` as a markdown page: provenance first (command, UTC date, git
+    commit and whether the tree had changes, device, torch), then one line per length with
+    the CPU seconds of forward + backward (minimum over the rounds) and the two ratios the
+    targets use. ``shape`` names the q, k, v shape. Seconds; ratios are dimensionless."""
+    lines = ["# Attention core: forward + backward time", "",
+             f"Written by `{command}` on {env['date']} from commit {env['commit']} (uncommitted "
+             f"changes: {env['dirty']}), on {env['device']}, torch {env['torch']}. Do not edit: "
+             "rerun the command.", "",
+             "CPU seconds of the process (minimum over the rounds; robust to other load with "
+             f"one thread) for one call and its backward on float32 q, k, v of shape {shape}. "
+             "Targets: softmax / astromorphic >= 10 at 8,192 "
+             "tokens, astromorphic / linear <= 1.3.", "",
+             "| tokens | softmax (s) | linear (s) | astromorphic (s) | softmax / astromorphic "
+             "| astromorphic / linear |",
+             "|---:|---:|---:|---:|---:|---:|"]
+    cpu = {(r["attention"], r["tokens"]): r["fwd_bwd_cpu_s"] for r in rows}
+    for n in sorted({r["tokens"] for r in rows}):
+        soft, lin, astro = (cpu[(kind, n)] for kind in KINDS)
+        cells = [f"{x:.4f}" if x != "skipped" else "skipped" for x in (soft, lin, astro)]
+        lines.append(f"| {n:,} | {' | '.join(cells)} | {_ratio(soft, astro)} "
+                     f"| {_ratio(astro, lin)} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    report(run(args), args.out)
+    rows = run(args)
+    report(rows, args.out)
+    if args.markdown is not None:
+        from benchmarks.provenance import environment
+        from pipeline.io import atomic_write_text
+
+        env = environment(torch.device(rows[0]["device"]))
+        command = shlex.join(["python", "-m", "benchmarks.bench_attention",
+                              *(sys.argv[1:] if argv is None else argv)])
+        shape = f"[{args.batch}, {args.heads}, N, {args.head_dim}]"
+        atomic_write_text(args.markdown, markdown_report(rows, command, env, shape))
+        print(f"wrote {args.markdown}")
 
 
 if __name__ == "__main__":

@@ -78,7 +78,7 @@ class SegmentClassifier(nn.Module):
         # Every parameter drawn from its own generator (model.init). Token embeddings are
         # N(0, 1), the same scale as the sinusoidal positions (RMS 0.71 per channel). With
         # GPT-2's std 0.02 the positions drown the tokens by ~35x and pixel tasks stayed at
-        # chance for hundreds of steps (README, "The default experiment").
+        # chance for hundreds of steps (docs/study.md).
         torch.set_rng_state(rng)
         init_parameters(self, init_seed)
 

@@ -11,8 +11,6 @@ import re
 import subprocess
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[1]
 DESIGN = REPO / "docs" / "design.md"
 THIS = Path(__file__).resolve()
@@ -109,14 +107,3 @@ def test_design_internal_references_and_links_resolve() -> None:
         if "://" in target:
             continue
         assert (DESIGN.parent / target).exists(), f"docs/design.md links to missing {target}"
-
-
-@pytest.mark.parametrize("path", ["README.md", "model/README.md", "distill/README.md",
-                                  "docs/lra.md"])
-def test_readmes_link_only_to_existing_repository_files(path: str) -> None:
-    """Relative markdown links of the main documents point at files that exist."""
-    doc = REPO / path
-    for target in re.findall(r"\]\(([^)#\s]+)\)", doc.read_text(encoding="utf-8")):
-        if "://" in target or target.startswith("mailto:"):
-            continue
-        assert (doc.parent / target).exists(), f"{path} links to missing {target}"

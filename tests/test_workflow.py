@@ -27,7 +27,7 @@ def snakemake(workdir: Path, config: Path, *args: str) -> subprocess.CompletedPr
 
 
 # The one lint we answer with a decision instead of a change: the rules deliberately carry no
-# conda directive (README, "What to install": one environment for every stage).
+# conda directive (docs/outputs.md, "One environment for every rule").
 ACCEPTED_LINT = "Specify a conda environment or container for each rule."
 
 
