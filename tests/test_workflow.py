@@ -269,10 +269,10 @@ def test_claims_scorecard_recomputes_from_metrics(finished_run):
     assert (workdir / "results" / "data" / "recall.json").exists()
     page = parse_page((workdir / "results" / "report.html").read_text())
     assert "claims at this scale" in page.text
-    # the dose-response (config/test.yaml: tau_pl 2 s and 8 s around the baseline)
+    # the dose-response (config/test.yaml: tau_pl 2 s and the baseline's 4 s)
     dose = pd.read_csv(workdir / "results" / "dose_response.csv")
     doses = dose[dose["kind"] == "dose"]
-    assert len(doses) == 3 and doses["tau_ltp_segments"].is_monotonic_increasing
+    assert len(doses) == 2 and doses["tau_ltp_segments"].is_monotonic_increasing
     assert set(dose["kind"]) == {"dose", "no_rf"}
     summary = json.loads((workdir / "results" / "dose_response.json").read_text())
     assert summary["reading"] == "1 seed(s) ran every value: no trend test"
