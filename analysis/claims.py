@@ -58,11 +58,11 @@ import pandas as pd
 from analysis import stats
 from analysis.benchmarks import read_memory_csv, read_speed_csv
 from analysis.runs import RunRecord, read_runs
+from pipeline.claims import scope_error
 from pipeline.io import atomic_write, atomic_write_text
 
 TESTS = ("better", "differs", "equal", "faster", "memory")
 VERDICTS = stats.VERDICTS
-SCOPES = ("paper", "ours")
 #: Columns of claims.csv (docs/statistics.md says what each means).
 COLUMNS = ["id", "claim", "paper", "scope", "primary", "family", "tasks", "ours", "test",
            "pair", "n", "effect", "unit", "sd", "ci_low", "ci_high", "p_value", "p_adjusted",
@@ -249,15 +249,9 @@ def check_claim(claim: dict[str, Any]) -> None:
             raise ClaimError(f"{where}: missing key {key!r}")
     if claim["test"] not in TESTS:
         raise ClaimError(f"{where}.test: {claim['test']!r} is not one of {', '.join(TESTS)}")
-    scope = claim.get("scope", "paper")
-    if scope not in SCOPES:
-        raise ClaimError(f"{where}.scope: {scope!r} is not one of {', '.join(SCOPES)}")
-    if scope == "paper" and not claim.get("paper"):
-        raise ClaimError(f"{where}.paper: a claim of scope 'paper' names the paper's figure; "
-                         f"give it, or set scope: ours for our own reading")
-    if scope == "ours" and claim.get("paper"):
-        raise ClaimError(f"{where}.paper: a claim of scope 'ours' tests our reading, not the "
-                         f"paper's: leave the paper's figure out (it would read as tested)")
+    problem = scope_error(claim)
+    if problem:
+        raise ClaimError(f"{where}.{problem[0]}: {problem[1]}")
     n = len(claim.get("variants") or [])
     need = {"better": 2, "differs": 2, "equal": 2, "faster": 0, "memory": 0}[claim["test"]]
     if n < need or (claim["test"] in ("differs", "equal") and n != 2):

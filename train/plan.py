@@ -14,6 +14,7 @@ from typing import Any
 from lra.errors import missing_data_error
 from lra.tasks import GENERATED, get_task
 from model.presets import RECURRENT_PRESETS, model_config, preset_needs_retention
+from pipeline.claims import scope_error
 from train.spec import RunSpec, with_task_segments
 
 PARAM_KEYS = ("threads", "gpus", "runtime_min", "mem_mb")  # scheduling, not RunSpec fields
@@ -141,13 +142,9 @@ def check_claims(config: dict[str, Any]) -> None:
                     f"config key '{where}.{key}': {', '.join(map(repr, unknown))} "
                     f"{'is' if len(unknown) == 1 else 'are'} not among the experiment's "
                     f"{key} ({', '.join(sorted(allowed))}); fix the names or add the {key}")
-        scope_of = claim.get("scope", "paper")
-        if scope_of == "paper" and not claim.get("paper"):
-            raise ExperimentError(f"config key '{where}.paper': a claim of scope 'paper' names "
-                                  f"the paper's figure; give it, or set scope: ours")
-        if scope_of == "ours" and claim.get("paper"):
-            raise ExperimentError(f"config key '{where}.paper': a claim of scope 'ours' tests "
-                                  f"our reading, not the paper's: leave the paper's figure out")
+        problem = scope_error(claim)
+        if problem:
+            raise ExperimentError(f"config key '{where}.{problem[0]}': {problem[1]}")
         if claim.get("primary") and claim["test"] not in ("better", "differs"):
             raise ExperimentError(f"config key '{where}.primary': only better/differs claims "
                                   f"can be primary contrasts")
