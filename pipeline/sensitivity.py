@@ -34,7 +34,7 @@ from jsonschema import Draft202012Validator
 from pipeline.errors import ConfigError
 from pipeline.parameters import check_simulation
 from pipeline.resolve import resolve_condition
-from pipeline.sweeps import allowed_parameters
+from pipeline.sweeps import allowed_parameters, get_param, set_param
 from pipeline.units import ANY, parse_quantity, unit_text
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
@@ -145,21 +145,6 @@ def sensitivity_segments(config: dict[str, Any]) -> list[int]:
 
 # --- the points --------------------------------------------------------------------------------
 
-def _get(params: dict[str, Any], path: str) -> Any:
-    node = params
-    for key in path.split("."):
-        node = node[key]
-    return node
-
-
-def _set(params: dict[str, Any], path: str, value: Any) -> None:
-    *parents, leaf = path.split(".")
-    node = params
-    for key in parents:
-        node = node[key]
-    node[leaf] = value
-
-
 @lru_cache(maxsize=1)
 def _schema() -> dict[str, Any]:
     """The config schema (the file :func:`pipeline.config.load_schema` reads), read once per
@@ -225,7 +210,7 @@ def perturbation(config: dict[str, Any], condition: str, parameter: str) -> dict
     """
     base = resolve_condition(config, condition)
     key = f"conditions.{condition}.{parameter}"
-    base_value = _get(base, parameter)
+    base_value = get_param(base, parameter)
     step = parameter_step(config, parameter)
     x0 = _number(base_value, key)
     leaf = _leaf_schema(_schema(), parameter)
@@ -241,7 +226,7 @@ def perturbation(config: dict[str, Any], condition: str, parameter: str) -> dict
         entry["value"] = value
         reason = _schema_error(value, leaf, key)
         params = copy.deepcopy(base)
-        _set(params, parameter, value)
+        set_param(params, parameter, value)
         params["condition"] = f"{condition}.{parameter}.{side}"
         params["sensitivity"] = {"condition": condition, "parameter": parameter, "side": side,
                                  "value": value}

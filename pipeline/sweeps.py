@@ -84,14 +84,16 @@ def allowed_parameters(base: dict[str, Any]) -> list[str]:
     return sorted(out)
 
 
-def _get(params: dict[str, Any], path: str) -> Any:
+def get_param(params: dict[str, Any], path: str) -> Any:
+    """The value at a dotted ``path`` (e.g. ``constants.tau_pl``) of nested ``params``."""
     node = params
     for key in path.split("."):
         node = node[key]
     return node
 
 
-def _set(params: dict[str, Any], path: str, value: Any) -> None:
+def set_param(params: dict[str, Any], path: str, value: Any) -> None:
+    """Set the value at a dotted ``path`` of nested ``params`` (in place; parents exist)."""
     *parents, leaf = path.split(".")
     node = params
     for key in parents:
@@ -177,7 +179,7 @@ def expand_sweep(config: dict[str, Any], name: str) -> list[dict[str, Any]]:
             raise ConfigError(f"config key '{where}.name': unknown parameter {spec['name']!r} "
                               f"for the {base['model']} model; allowed parameters: "
                               f"{', '.join(allowed)}")
-        axes.append(parameter_values(spec, _get(base, spec["name"]), where))
+        axes.append(parameter_values(spec, get_param(base, spec["name"]), where))
     names = [spec["name"] for spec in sweep["parameters"]]
     if len(set(names)) != len(names):
         raise ConfigError(f"config key 'sweeps.{name}.parameters': {names[0]!r} is swept twice")
@@ -196,7 +198,7 @@ def resolve_sweep_point(config: dict[str, Any], name: str, point: str,
         raise ConfigError(f"sweep {name!r} has no point {point!r}")
     params = copy.deepcopy(base_parameters(config, name))
     for path, value in points_by_name[point]["values"].items():
-        _set(params, path, value)
+        set_param(params, path, value)
     params["condition"] = f"{name}-{point}"
     params["description"] = config["sweeps"][name].get("description", "")
     params["sweep"] = {"name": name, "point": point, "values": points_by_name[point]["values"]}
