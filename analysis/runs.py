@@ -35,6 +35,8 @@ RERUN = "rerun its training job (snakemake reruns it when metrics.json is delete
 #: Model settings the analyses read; a recorded ``resolved_model`` must hold them.
 MODEL_KEYS = ("recurrent", "readout", "rf_mode", "rf_schedule", "driver", "segment_len",
               "num_mem_tokens")
+#: The retention factors a run applied (optional: null without RF, absent in older files).
+RF_KEYS = ("rf_factors_final", "rf_factors_initial")
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,10 @@ class RunRecord:
     the per-example test classes in split order (None in files written before they were
     stored); ``model`` every model setting (``ModelConfig`` field) as the model was built,
     ``model_recorded`` False when the file predates ``resolved_model`` and ``model`` was
-    re-derived from its spec.
+    re-derived from its spec. ``rf_factors_final`` / ``rf_factors_initial``: RF(t, T) for
+    t = 1..T (dimensionless) that the tested model applied and that it started from (differ
+    only for a learned schedule); None for a model without RF and in files written before
+    runs recorded them.
     """
 
     path: str
@@ -80,6 +85,8 @@ class RunRecord:
     model_recorded: bool = True
     test_predictions: list[int] | None = None
     test_labels: list[int] | None = None
+    rf_factors_final: list[float] | None = None
+    rf_factors_initial: list[float] | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # every other key of the file
 
     @classmethod
@@ -102,6 +109,12 @@ class RunRecord:
             if value is not None and not (isinstance(value, list)
                                           and all(_is(v, int) for v in value)):
                 raise ValueError(f"{path}: {key!r} must be a list of class indices; {RERUN}")
+        for key in RF_KEYS:
+            value = metrics.get(key)
+            if value is not None and not (isinstance(value, list) and value
+                                          and all(_is(v, float) for v in value)):
+                raise ValueError(f"{path}: {key!r} must be a list of numbers (RF(t, T), "
+                                 f"t = 1..T) or null, got {value!r}; {RERUN}")
         model = metrics.get("resolved_model")
         recorded = model is not None
         if not recorded:
@@ -109,11 +122,12 @@ class RunRecord:
         elif not (isinstance(model, dict) and all(k in model for k in MODEL_KEYS)):
             raise ValueError(f"{path}: 'resolved_model' must be an object with (at least) "
                              f"{', '.join(MODEL_KEYS)}; {RERUN}")
-        known = {*REQUIRED, "resolved_model", "test_predictions", "test_labels"}
+        known = {*REQUIRED, "resolved_model", "test_predictions", "test_labels", *RF_KEYS}
         return cls(path=str(path), **{key: metrics[key] for key in REQUIRED},
                    model=model, model_recorded=recorded,
                    test_predictions=metrics.get("test_predictions"),
                    test_labels=metrics.get("test_labels"),
+                   **{key: metrics.get(key) for key in RF_KEYS},
                    extra={k: v for k, v in metrics.items() if k not in known})
 
 

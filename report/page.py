@@ -7,9 +7,10 @@ JSON, a removed condition's leftovers) can neither break nor enter it.
 The page leads with the answer: a summary (the verdict of every claim, the headline effect
 with its interval, what this run can and cannot show) and a table of contents; then the
 sections of :data:`SECTIONS`, in order: the claims (forest plot and table), the dose-response
-(biology -> model), accuracy, memory and speed, training curves, and the biology behind the
-schedules (LTP fits, schedules, sweeps, sensitivity). The page is a ``string.Template``
-(``PAGE``); wide tables scroll inside their own box.
+(biology -> model), accuracy, memory and speed, training curves, the retention factors the
+models applied, and the biology behind the schedules (LTP fits, schedules, sweeps,
+sensitivity). The page is a ``string.Template`` (``PAGE``); wide tables scroll inside their
+own box.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pipeline.io import atomic_write_text
 from report.biology import ltp_section, schedule_section, sweeps_section, tau_facts
 from report.claims import claims_table_html, details_table_html, legend_html, read_claims
 from report.dose import dose_section, read_dose_files
+from report.factors import factors_section
 from report.forest import forest_plot
 from report.inputs import ReportInputs
 from report.parts import Section, esc
@@ -128,7 +130,7 @@ sensitivity = Section("sensitivity", "Which biological parameters move the reten
 #: removing a section is an edit of this tuple; each names its anchor and title.
 SECTIONS: tuple[Section, ...] = (
     claims_section, dose_response_section, accuracy_section, memory_section, curves_section,
-    ltp_section, schedule_section, sweeps_section, sensitivity)
+    factors_section, ltp_section, schedule_section, sweeps_section, sensitivity)
 
 
 def summary(inputs: ReportInputs) -> str:

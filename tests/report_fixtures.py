@@ -125,3 +125,37 @@ def write_run_tables(folder: Path, variants: int = 3, tasks: tuple[str, ...] = (
                 paths.append(out)
     files = write_tables(paths, folder / "tables", {})
     return {"runs": files["runs"], "accuracy": files["accuracy"], "metrics": paths}
+
+
+#: RF(t, T) per variant and seed for T = 4 (rf_factors_final, rf_factors_initial): a biological
+#: schedule (fixed, sums to 1), the flat 1/T, a learned one that moved from 1/T differently in
+#: each seed (does not sum to 1), and a run without RF (null).
+BIO4 = [0.2916, 0.2581, 0.2339, 0.2164]
+FACTORS = {
+    ("rmaat", "bio"): {0: (BIO4, BIO4), 1: (BIO4, BIO4)},
+    ("rmaat_flat", "flat"): {0: ([0.25] * 4, [0.25] * 4), 1: ([0.25] * 4, [0.25] * 4)},
+    ("rmaat_learned", "learned"): {0: ([0.40, 0.30, 0.20, 0.12], [0.25] * 4),
+                                   1: ([0.36, 0.28, 0.22, 0.10], [0.25] * 4)},
+    ("rmaat_no_rf", "none"): {0: (None, None)},
+}
+
+
+def write_factor_runs(folder: Path, task: str = "majority") -> list[Path]:
+    """metrics.json of the runs of :data:`FACTORS` on ``task`` (made-up, not LRA), plus one
+    older transformer run whose file has no rf_factors keys; returns their paths."""
+    paths = []
+    for (variant, schedule), seeds in FACTORS.items():
+        model = {"rf_mode": "none"} if schedule == "none" else {"rf_schedule": schedule}
+        for seed, (final, initial) in seeds.items():
+            out = folder / "runs" / task / variant / f"seed{seed}" / "metrics.json"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(run_metrics(
+                task=task, task_title=task, variant=variant, preset="rmaat", seed=seed,
+                spec={"task": task, "preset": "rmaat", "model": model, "rf_lr": 0.1},
+                rf_factors_final=final, rf_factors_initial=initial)))
+            paths.append(out)
+    old = folder / "runs" / task / "transformer" / "seed0" / "metrics.json"
+    old.parent.mkdir(parents=True, exist_ok=True)
+    old.write_text(json.dumps(run_metrics(task=task, task_title=task, variant="transformer",
+                                          preset="transformer")))
+    return [*paths, old]

@@ -115,3 +115,22 @@ def test_the_command_line_exits_2_naming_the_bad_file(tmp_path, capsys):
     good = _write(tmp_path / "good.json", run_metrics())
     assert main(["aggregate", "--metrics", str(good), "--out-dir", str(tmp_path / "t")]) == 0
     assert (tmp_path / "t" / "accuracy.md").read_text() in capsys.readouterr().out
+
+
+def test_the_retention_factors_a_run_applied_are_kept_and_older_files_read_as_none(tmp_path):
+    """RF(t, T), t = 1..T, at the end and the start of training (the report draws them);
+    files written before runs recorded them, and runs without RF (null), read as None."""
+    final, initial = [0.3, 0.25, 0.2, 0.15], [0.25] * 4
+    run = read_run(_write(tmp_path / "rf.json", run_metrics(rf_factors_final=final,
+                                                           rf_factors_initial=initial)))
+    assert (run.rf_factors_final, run.rf_factors_initial) == (final, initial)
+    assert "rf_factors_final" not in run.extra
+    none = read_run(_write(tmp_path / "none.json", run_metrics(rf_factors_final=None,
+                                                              rf_factors_initial=None)))
+    old = read_run(_write(tmp_path / "old.json", run_metrics()))
+    assert "rf_factors_final" not in json.loads((tmp_path / "old.json").read_text())
+    for record in (none, old):
+        assert (record.rf_factors_final, record.rf_factors_initial) == (None, None)
+    for bad in ([0.5, "0.5"], [], 0.5, [True]):
+        with pytest.raises(ValueError, match="'rf_factors_final' must be a list of numbers"):
+            read_run(_write(tmp_path / "bad.json", run_metrics(rf_factors_final=bad)))

@@ -10,7 +10,12 @@ from report.check import HEIGHT, WIDTH, check_page, find_browser
 from report.check import main as check_main
 from report.page import ReportInputs, write_report
 from tests.drawn import assert_drawn
-from tests.report_fixtures import write_claims_csv, write_dose, write_run_tables
+from tests.report_fixtures import (
+    write_claims_csv,
+    write_dose,
+    write_factor_runs,
+    write_run_tables,
+)
 
 pytestmark = pytest.mark.skipif(
     find_browser() is None,
@@ -32,12 +37,16 @@ def _page(tmp_path, body: str, name: str = "page.html"):
 
 
 def test_a_report_of_every_input_passes_and_its_first_screen_is_drawn(tmp_path, capsys):
-    """14 variants (the accuracy table that ran off the page), claims, dose-response."""
+    """14 variants (the accuracy table that ran off the page), claims, dose-response, the
+    retention factors of two tasks."""
     runs = write_run_tables(tmp_path, variants=14)
+    factors = [*write_factor_runs(tmp_path / "f1", "majority"),
+               *write_factor_runs(tmp_path / "f2", "recall")]
     page = write_report(ReportInputs(claims=write_claims_csv(tmp_path / "claims.csv"),
                                      dose_response=write_dose(tmp_path),
                                      accuracy=runs["accuracy"], runs=runs["runs"],
-                                     metrics=runs["metrics"]), tmp_path / "report.html")
+                                     metrics=[*runs["metrics"], *factors]),
+                       tmp_path / "report.html")
     shot = tmp_path / "first-screen.png"
     assert check_main([str(page), "--screenshot", str(shot)]) == 0, capsys.readouterr().err
     assert "nothing overflows" in capsys.readouterr().out
