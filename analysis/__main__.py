@@ -9,6 +9,9 @@
         --memory-csv results/benchmarks/claims_memory.csv \
         --speed-csv results/benchmarks/claims_speed.csv --out-dir results
 
+    python -m analysis snapshot      # docs/results.md + the README block, from a run
+    python -m analysis tradeoff      # primary MDE against run time (power_tradeoff.csv)
+
 ``claims.json``: the experiment.claims list, or {"claims": [...], "statistics": {"alpha",
 "power", "margin"}} (experiment.statistics; the workflow writes this form).
 """
@@ -58,9 +61,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sensitivity", nargs="*", default=None,
                    help="sensitivity summaries (default results/sensitivity/*.json)")
     p.add_argument("--config", default="config/config.yaml", help="the run's config (hashed)")
+    p.add_argument("--train-benchmarks", default="results/benchmarks/rules/train",
+                   help="the training jobs' benchmark files (for the MDE-against-run-time "
+                        "table; left out where missing)")
     p.add_argument("--out", default="docs/results.md", help="the snapshot (and its .json)")
     p.add_argument("--readme", default="README.md",
                    help="README whose results block is rewritten ('' for none)")
+    p = sub.add_parser("tradeoff", help="the primary contrasts' MDE against run time "
+                       "(results/power_tradeoff.csv)")
+    p.add_argument("--claims", default="results/claims.csv", help="claims.csv of the run")
+    p.add_argument("--train-benchmarks", default="results/benchmarks/rules/train",
+                   help="folder of the training jobs' Snakemake benchmark files")
+    p.add_argument("--log-dir", default=".snakemake/log", help="the run's Snakemake logs")
+    p.add_argument("--seeds", nargs="+", type=int, default=None,
+                   help="seeds per arm to tabulate (default 5 10 20 30 40 60)")
+    p.add_argument("--cores", type=int, default=None, help="CPU cores (default: this "
+                   "machine's)")
+    p.add_argument("--out", default="results/power_tradeoff.csv", help="the table")
     return parser
 
 
@@ -84,8 +101,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.claims, args.config, args.out, args.readme or None,
                 accuracy_csv=args.accuracy if Path(args.accuracy).is_file() else None,
                 dose_csv=args.dose_csv if dose else None,
-                dose_json=args.dose_json if dose else None, sensitivity=sensitivity)
+                dose_json=args.dose_json if dose else None, sensitivity=sensitivity,
+                tradeoff_dir=args.train_benchmarks)
             print("\n".join(f"wrote {path}" for path in files.values()))
+        elif args.command == "tradeoff":
+            from analysis.tradeoff import DEFAULT_SEEDS, markdown, write_tradeoff
+
+            table = write_tradeoff(args.claims, args.train_benchmarks, args.log_dir, args.out,
+                                   args.seeds or DEFAULT_SEEDS, args.cores)
+            print(markdown(table))
         elif args.command == "dose-response":
             from analysis.dose import write_dose_response
 

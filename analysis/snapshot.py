@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import re
 import subprocess
 from datetime import UTC, datetime
@@ -58,6 +59,7 @@ def provenance(config: str | Path, root: str | Path = ".") -> dict[str, Any]:
     return {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "commit": git("rev-parse", "--short", "HEAD") or "unknown",
             "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+            "cpus": os.cpu_count(),
             "config": str(config),
             "config_sha256": hashlib.sha256(Path(config).read_bytes()).hexdigest()[:16]}
 
@@ -150,15 +152,16 @@ def headline(data: dict[str, Any]) -> str:
 
 def cannot_show(data: dict[str, Any]) -> str:
     """What the run cannot show, from its numbers (MDEs, data notes)."""
-    rows = [r for r in data["claims"] if r.get("mde") is not None]
+    # decided rows (reproduced, contradicted, equivalent) are not limited by their power
+    rows = [r for r in data["claims"]
+            if r.get("mde") is not None and r.get("verdict") == "inconclusive"]
     parts = []
     if rows:
-        worst = max(rows, key=lambda r: _num(r["mde"]))
-        best = min(rows, key=lambda r: _num(r["mde"]))
-        parts.append(f"effects smaller than the minimum detectable effect of each row "
-                     f"({_num(best['mde']):.1f} points for {best['id']} to "
-                     f"{_num(worst['mde']):.1f} for {worst['id']}) could go unseen; an "
-                     f"*inconclusive* row is underpowered, not evidence of no effect")
+        rows = sorted(rows, key=lambda r: _num(r["mde"]))
+        each = ", ".join(f"{r['id']} {_num(r['mde']):.1f}" for r in rows)
+        parts.append(f"in the *inconclusive* rows, effects below the minimum detectable "
+                     f"effect (points: {each}) could go unseen; such a row is underpowered, "
+                     f"not evidence of no effect")
     notes = sorted({str(r.get("data_note")) for r in data.get("accuracy") or []
                     if r.get("data_note")})
     if notes:
@@ -171,11 +174,21 @@ def readme_block(data: dict[str, Any]) -> str:
     verdicts = [f"- {r['claim']}: *{r['verdict']}*" + (" (primary)" if r.get("primary") else "")
                 for r in data["claims"]]
     meta = data["provenance"]
+    took = ""
+    if data.get("run_time"):
+        took = (f"; {_duration(data['run_time']['wall_s'])} for "
+                f"{data['run_time']['steps']} steps on {meta.get('cpus') or '?'} CPU cores")
     lines = [BEGIN,
-             f"From the default run of {meta['date']} (commit {meta['commit']}; "
+             f"From the default run of {meta['date']} (commit {meta['commit']}{took}; "
              f"[docs/results.md](docs/results.md) has the tables):", "",
              headline(data), "", cannot_show(data), "", *verdicts, END]
     return "\n".join(line for line in lines) + "\n"
+
+
+def _duration(seconds: float) -> str:
+    """``1,855 s (30 min 55 s)``."""
+    minutes, rest = divmod(int(round(seconds)), 60)
+    return f"{int(round(seconds)):,} s ({minutes} min {rest} s)"
 
 
 def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> list[str]:
@@ -193,8 +206,9 @@ def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> list[s
 def results_markdown(data: dict[str, Any]) -> str:
     """docs/results.md: provenance, the answer, then the tables."""
     meta = data["provenance"]
-    when = (f"{data['run_time']['wall_s']:.0f} s wall for {data['run_time']['steps']} steps "
-            f"(Snakemake log {data['run_time']['log']})" if data.get("run_time") else
+    when = (f"{_duration(data['run_time']['wall_s'])} wall for {data['run_time']['steps']} "
+            f"steps on {meta.get('cpus') or '?'} CPU cores (Snakemake log "
+            f"{data['run_time']['log']})" if data.get("run_time") else
             "run time not found (no finished Snakemake log)")
     lines = ["# Results of the default run (generated)", "",
              f"Written by `python -m analysis snapshot` on {meta['date']} from commit "
@@ -224,6 +238,14 @@ def results_markdown(data: dict[str, Any]) -> str:
                                           ("rf_ratio", "RF(1,T)/RF(T,T)"), ("seeds", "seeds"),
                                           ("acc_mean", "accuracy"), ("ci_low", "95 % CI low"),
                                           ("ci_high", "95 % CI high")]), ""]
+    if data.get("tradeoff"):
+        from analysis.tradeoff import markdown
+
+        lines += ["## What more seeds would buy", "",
+                  "The primary contrasts' minimum detectable effect (80 % power after Holm) "
+                  "at this run's paired SDs, and the run time more seeds per arm would take "
+                  "(projected from this run's training cost; `python -m analysis tradeoff`):",
+                  "", markdown(pd.DataFrame(data["tradeoff"])).rstrip("\n"), ""]
     if data.get("sensitivity"):
         lines += ["## Which biology moves the schedule", "",
                   *[f"- {s['condition']}: {s['sentence']}" for s in data["sensitivity"]], ""]
@@ -247,11 +269,19 @@ def replace_block(readme: str, block: str) -> str:
 
 
 def write_snapshot(claims_csv: str | Path, config: str | Path, out_md: str | Path,
-                   readme: str | Path | None = None, **inputs: Any) -> dict[str, Path]:
-    """Write docs/results.md and .json and rewrite the README's block; returns the paths."""
+                   readme: str | Path | None = None, tradeoff_dir: str | Path | None = None,
+                   **inputs: Any) -> dict[str, Path]:
+    """Write docs/results.md and .json and rewrite the README's block; returns the paths.
+    ``tradeoff_dir``: the training jobs' benchmark folder, for the MDE-against-run-time
+    table (left out when None or missing)."""
     data = collect(claims_csv, **inputs)
     data["provenance"] = provenance(config)
     data["run_time"] = run_time()
+    if tradeoff_dir is not None and data["run_time"] and Path(tradeoff_dir).is_dir():
+        from analysis.tradeoff import DEFAULT_SEEDS, tradeoff_from_files
+
+        data["tradeoff"] = tradeoff_from_files(claims_csv, tradeoff_dir, data["run_time"],
+                                               DEFAULT_SEEDS).to_dict("records")
     out_md = Path(out_md)
     out_json = out_md.with_suffix(".json")
     atomic_write_json(out_json, data)

@@ -347,9 +347,9 @@ def reading(test: str, c: dict[str, Any], a: str = "A", b: str = "B") -> str:
                    if test == "better" else ": the choice makes no difference this large"))
     if not c["n"] >= 2:
         return f"{c['n']} paired seed(s): no test"
-    return (f"underpowered: MDE {c['mde']:.1f} points with {c['n']} seeds vs margin ±{m:g}; "
-            f"the observed effect would need {_fmt_seeds(c['seeds_needed'])} seeds, an MDE "
-            f"of {m:g} points {_fmt_seeds(c['seeds_for_margin'])}")
+    return (f"underpowered: MDE {c['mde']:.1f} points with {c['n']} seeds (margin ±{m:g}); "
+            f"{_fmt_seeds(c['seeds_for_margin'])} seeds would bring the MDE to the margin, "
+            f"{_fmt_seeds(c['seeds_needed'])} would detect the observed effect")
 
 
 #: Columns of a ``decide`` result (all in accuracy points except p's and counts).

@@ -60,9 +60,9 @@ def headline(claims: pd.DataFrame) -> str:
 
 
 def power_limits(claims: pd.DataFrame) -> list[str]:
-    """What the claims cannot show: rows whose MDE exceeds their margin (by how much, and the
-    seeds that would bring it down to the margin), rows on one seed, inconclusive rows and
-    the seeds their effect would need."""
+    """What the claims cannot show: inconclusive rows whose MDE exceeds their margin (by how
+    much, and the seeds that would bring it down to the margin), rows on one seed, the other
+    inconclusive rows and the seeds their effect would need."""
     out, under, single = [], [], []
     margins = {float(m) for m in claims["margin"] if is_number(m)}
     for _, row in claims[claims["unit"] != "ratio"].iterrows():
@@ -70,7 +70,9 @@ def power_limits(claims: pd.DataFrame) -> list[str]:
         n = float(row["n"]) if is_number(row["n"]) else None
         if n is not None and n < 2:
             single.append(name)
-        elif is_number(row["mde"]) and is_number(row["margin"]) and row["mde"] > row["margin"]:
+        elif (row["verdict"] == "inconclusive" and is_number(row["mde"])
+              and is_number(row["margin"]) and row["mde"] > row["margin"]):
+            # a decided row (reproduced, contradicted, equivalent) is not underpowered
             bits = [f"MDE {points(row['mde'], signed=False)} points"]
             if len(margins) > 1:
                 bits.append(f"margin ±{points(row['margin'], signed=False)}")

@@ -68,7 +68,8 @@ def test_snapshot_writes_results_and_the_readme_block_from_the_numbers(tmp_path)
     assert "*reproduced*, +4.2 points [+2.9, +5.7], n = 20 seeds, MDE 2.1" in text
     assert "- RMAAT above Transformer: *inconclusive*" in text
     assert "MDE 14.2" not in text  # secondary rows are listed by verdict only
-    assert "2.1 points for bio_vs_flat to 14.2 for ordering" in text
+    # only the undecided row is limited by its power
+    assert "effect (points: ordering 14.2) could go unseen" in text
     assert "No trend is detected: +0.10 points per doubling." in text
     md = (tmp_path / "results.md").read_text()
     assert md.startswith("# Results of the default run (generated)")
@@ -82,3 +83,22 @@ def test_replace_block_needs_both_markers():
     assert replace_block(f"a {BEGIN} b {END} c", f"{BEGIN}\nnew\n{END}\n") == (
         f"a {BEGIN}\nnew\n{END} c")
 
+
+
+def test_run_time_is_read_from_the_newest_finished_snakemake_log(tmp_path):
+    from analysis.snapshot import run_time
+
+    logs = tmp_path / "log"
+    logs.mkdir()
+    (logs / "a.snakemake.log").write_text(
+        "[Mon Dec  7 11:23:21 2026]\nrule x:\n[Mon Dec  7 11:54:16 2026]\n"
+        "385 of 385 steps (100%) done\n")
+    (logs / "b.snakemake.log").write_text(  # newer, but stopped early: not a finished run
+        "[Mon Dec  7 12:00:00 2026]\n3 of 385 steps (1%) done\n")
+    found = run_time(logs)
+    assert found == {"wall_s": 1855.0, "log": "a.snakemake.log", "steps": 385}
+    data = {"claims": [], "provenance": {"date": "d", "commit": "c", "cpus": 2},
+            "run_time": found}
+    assert "(commit c; 1,855 s (30 min 55 s) for 385 steps on 2 CPU cores;" in (
+        readme_block(data))
+    assert run_time(tmp_path / "none") is None
