@@ -95,6 +95,24 @@ def test_the_plan_runs_each_value_and_names_the_files():
     assert all("/listops/" in m for m in plan.dose_metrics())
 
 
+def test_changing_one_value_leaves_the_other_branches_as_they_were():
+    """Swapping 16 s for 32 s changes one condition and its variant's run specs; the other
+    values' conditions (what simulate and distill are keyed on) and run specs stay, so
+    Snakemake reruns only that branch (and what reads every branch: the table, the claims)."""
+    from pipeline.resolve import resolve_condition
+    from train.plan import run_spec
+
+    before = validate_config(tiny())
+    after = validate_config(tiny({**BLOCK, "values": ["2 s", "8 s", "32 s"]}))
+    for slug in ("2s", "8s"):
+        condition, variant = f"dose_tau_pl_{slug}", f"rmaat_dose_tau_pl_{slug}"
+        assert resolve_condition(before, condition) == resolve_condition(after, condition)
+        assert (run_spec(before, "listops", variant, 0).to_dict()
+                == run_spec(after, "listops", variant, 0).to_dict())
+    assert "dose_tau_pl_16s" not in after["conditions"]
+    assert resolve_condition(after, "dose_tau_pl_32s")["constants"]["tau_pl"] == "32 s"
+
+
 def retention(path: Path, tau: float, condition: str) -> Path:
     """A valid retention file whose fitted tau_LTP is ``tau`` cycles."""
     write_retention_json(path, max_segments=8, tau_cycles=tau, condition=condition)
