@@ -18,7 +18,8 @@
 
 Prints both and writes ``<out>.csv`` (one row per CNN epoch) and ``<out>.json`` (settings,
 connectivity statistics, CNN accuracies, wall times). This is the evidence behind the
-README's statement that Pathfinder-32 cannot leave chance within the default CPU budget.
+statement in docs/benchmarks.md that Pathfinder-32 cannot leave chance within the default
+CPU budget.
 """
 
 from __future__ import annotations
