@@ -102,3 +102,16 @@ def test_run_time_is_read_from_the_newest_finished_snakemake_log(tmp_path):
     assert "(commit c; 1,855 s (30 min 55 s) for 385 steps on 2 CPU cores;" in (
         readme_block(data))
     assert run_time(tmp_path / "none") is None
+
+
+def test_the_readme_says_what_the_committed_snapshot_says():
+    """README.md's results block is readme_block(docs/results.json): a hand edit of either
+    (or a snapshot written without its README) fails here; rerun `python -m analysis
+    snapshot` after the default run."""
+    snapshot = REPO / "docs" / "results.json"
+    assert snapshot.is_file(), "docs/results.json missing: run `python -m analysis snapshot`"
+    readme = (REPO / "README.md").read_text()
+    start, end = readme.find(BEGIN), readme.find(END)
+    assert 0 <= start < end, "README.md lacks its generated results block"
+    block = readme[start:end + len(END)]
+    assert block == readme_block(json.loads(snapshot.read_text())).rstrip("\n")
