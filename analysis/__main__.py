@@ -56,8 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "from a finished run (words from numbers)")
     p.add_argument("--claims", default="results/claims.csv", help="claims.csv of the run")
     p.add_argument("--accuracy", default="results/tables/accuracy.csv", help="accuracy.csv")
-    p.add_argument("--dose-csv", default="results/dose_response.csv")
-    p.add_argument("--dose-json", default="results/dose_response.json")
+    p.add_argument("--dose-csv", default="results/dose_response.csv",
+                   help="the dose-response table (left out where missing)")
+    p.add_argument("--dose-json", default="results/dose_response.json",
+                   help="the dose-response trend summary (left out where missing)")
     p.add_argument("--sensitivity", nargs="*", default=None,
                    help="sensitivity summaries (default results/sensitivity/*.json)")
     p.add_argument("--config", default="config/config.yaml", help="the run's config (hashed)")

@@ -21,7 +21,6 @@ import hashlib
 import json
 import math
 import os
-import re
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,10 +28,10 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.runlog import run_time
 from pipeline.io import atomic_write_json, atomic_write_text
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
-_LOG_TIME = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]", re.M)
 
 
 def _num(x: Any) -> float:
@@ -62,23 +61,6 @@ def provenance(config: str | Path, root: str | Path = ".") -> dict[str, Any]:
             "cpus": os.cpu_count(),
             "config": str(config),
             "config_sha256": hashlib.sha256(Path(config).read_bytes()).hexdigest()[:16]}
-
-
-def run_time(log_dir: str | Path = ".snakemake/log") -> dict[str, Any] | None:
-    """Wall time of the newest Snakemake run that finished every step (its log's first and
-    last time stamps), or None when there is no such log."""
-    logs = sorted(Path(log_dir).glob("*.snakemake.log"), key=lambda p: p.stat().st_mtime)
-    for log in reversed(logs):
-        text = log.read_text(errors="replace")
-        if "steps (100%) done" not in text:
-            continue
-        stamps = [datetime.strptime(" ".join(s.split()), "%a %b %d %H:%M:%S %Y")
-                  for s in _LOG_TIME.findall(text)]
-        if len(stamps) >= 2:
-            jobs = re.findall(r"(\d+) of (\d+) steps \(100%\) done", text)
-            return {"wall_s": (stamps[-1] - stamps[0]).total_seconds(), "log": log.name,
-                    "steps": int(jobs[-1][1]) if jobs else None}
-    return None
 
 
 def _claim_rows(claims: pd.DataFrame) -> list[dict[str, Any]]:

@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from analysis import stats
-from analysis.snapshot import run_time
+from analysis.runlog import run_time
 from pipeline.io import atomic_write
 
 COLUMNS = ["id", "sd", "seeds", "mde", "extra_runs", "projected_wall_s", "measured"]

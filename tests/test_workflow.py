@@ -317,7 +317,10 @@ def test_snakemake_report_archive_holds_the_plots_and_tables(finished_run, tmp_p
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     # the archive keeps each marked file under report/data/raw/<hash>/<file name>
     raw = [Path(n).name for n in zipfile.ZipFile(archive).namelist() if "/data/raw/" in n]
-    conditions = len(yaml.safe_load(config.read_text())["conditions"])
+    from pipeline.config import validate_config
+
+    # the config's conditions and the dose-response's (dose_<parameter>_<value>)
+    conditions = len(validate_config(yaml.safe_load(config.read_text()))["conditions"])
     for name, count in (("fit.png", conditions), ("traces.png", conditions),
                         ("schedules.png", conditions), ("conditions.png", 1),
                         ("accuracy.csv", 1), ("runs.csv", 1), ("claims.csv", 1),
