@@ -231,9 +231,10 @@ FIRST=
 # --- 3. a job failing on the cluster stops the workflow and names its log ---------------
 say "3. a training run with a broken spec"
 echo '{"broken": true}' > results/runs/listops/transformer/seed0/spec.json
-# only that run as the target: the rest of the DAG would just repeat step 1's jobs
-if snakemake --profile workflow/profiles/slurm --configfile config/test.yaml -- "$ONE" \
-     > "$STATE/broken.log" 2>&1; then
+# only that run as the target (the rest of the DAG would repeat step 1's jobs), and no
+# retry of the failing job (the profile's one retry only doubles the wait for its failure)
+if snakemake --profile workflow/profiles/slurm --configfile config/test.yaml --retries 0 \
+     -- "$ONE" > "$STATE/broken.log" 2>&1; then
   echo "slurm.sh: the run with a broken spec succeeded"; exit 1
 fi
 grep -q "logs/train/listops/transformer/seed0.log" "$STATE/broken.log" \
