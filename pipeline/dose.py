@@ -84,6 +84,30 @@ def dose_points(config: dict[str, Any]) -> list[dict[str, Any]]:
             for value in block["values"]]
 
 
+def value_at(params: dict[str, Any], path: str) -> Any:
+    """The value at a dotted ``path`` of resolved parameters, None where there is none."""
+    node: Any = params
+    for key in path.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """Whether two parameter values are equal, quantities compared in SI units ("10 s" and
+    "10000 ms" are the same value)."""
+    if isinstance(a, str) and isinstance(b, str):
+        from pipeline.units import ANY, parse_quantity
+
+        try:
+            qa, qb = parse_quantity(a, ANY, "a"), parse_quantity(b, ANY, "b")
+            return bool(qa.dim == qb.dim and float(qa) == float(qb))
+        except (ValueError, AttributeError):
+            return a.strip() == b.strip()
+    return a == b
+
+
 def expand_dose_response(config: dict[str, Any]) -> None:
     """Add the dose-response's conditions and variants to ``config`` (in place); raises
     :class:`ConfigError` naming the key when the block names an unknown condition, variant,
@@ -124,6 +148,15 @@ def expand_dose_response(config: dict[str, Any]) -> None:
     if isinstance(node, dict | list):
         raise ConfigError(f"config key '{KEY}.parameter': {block['parameter']!r} is a group, "
                           f"not one parameter")
+    # the variant's own runs (on its retention condition) are a point of the curve too: a
+    # value that would rebuild that very condition is a second copy of that point
+    run_condition = (variants.get(block["variant"], {}).get("retention_condition")
+                     or exp.get("retention_condition") or "baseline")
+    for value in block["values"] if run_condition == base_name else []:
+        if _same_value(value, node):
+            raise ConfigError(f"config key '{KEY}.values': {value!r} is the value of condition "
+                              f"{run_condition!r}, on whose schedule {block['variant']!r} "
+                              f"already runs (that point of the curve); leave it out")
     base_override = conditions[base_name] or {}
     source = variants.get(block["variant"], {"preset": block["variant"]})
     names = [p["condition"] for p in dose_points(config)]

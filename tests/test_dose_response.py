@@ -54,6 +54,12 @@ def test_the_base_conditions_overrides_are_kept():
     config = validate_config(config)
     cond = config["conditions"]["dose_gamma_l_0p5"]
     assert cond["constants"] == {"tau_pl": "8 s", "gamma_l": 0.5}
+    # the base point is the variant's own runs, on baseline (its retention condition): the
+    # plan labels it with baseline's value, not with the swept condition's
+    from workflow.plan import Plan
+
+    dose = json.loads(Plan(config).dose_config_json())
+    assert dose["base_condition"] == "baseline" and dose["base_value"] == 1.0
 
 
 @pytest.mark.parametrize("change, message", [
@@ -63,8 +69,10 @@ def test_the_base_conditions_overrides_are_kept():
     ({"task": "majority"}, "'majority' is not a task of experiment.tasks"),
     ({"variant": "rmt_x"}, "'rmt_x' is neither a preset"),
     ({"references": ["flat_x"]}, "'flat_x' is neither a preset nor a variant"),
-    ({"values": ["2 s", "2 s ", "4 s"]}, "two values give the same condition name"),
+    ({"values": ["2 s", "2 s ", "8 s"]}, "two values give the same condition name"),
     ({"values": ["2 s", "4 m", "8 s"]}, "conditions.dose_tau_pl_4m"),
+    ({"values": ["2 s", "4000 ms"]}, "'4000 ms' is the value of condition 'baseline', on "
+                                     "whose schedule 'rmaat' already runs"),
 ])
 def test_bad_blocks_are_refused_naming_the_key(change, message):
     with pytest.raises(ConfigError, match=message):

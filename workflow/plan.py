@@ -22,7 +22,7 @@ from model.presets import resolved_settings
 from pipeline.cluster import job_threads
 from pipeline.cluster import torch_threads as cluster_torch_threads
 from pipeline.config import condition_names, dump_resolved, resolve_condition
-from pipeline.dose import dose_block, dose_points
+from pipeline.dose import dose_block, dose_points, value_at
 from pipeline.parameters import run_parameters
 from pipeline.sensitivity import sensitivity_conditions
 from pipeline.sweeps import expand_sweep, sweep_names, sweep_targets
@@ -273,15 +273,16 @@ class Plan:
         """The dose-response plan (JSON) that ``python -m analysis dose-response`` reads:
         parameter, task, T, the base point and every value's condition and variant."""
         block = self.dose
-        base = block.get("condition", "baseline")
-        node: Any = resolve_condition(self.config, base)
-        for key in block["parameter"].split("."):
-            node = node[key]
+        # the base point: the variant's own runs, on its retention condition's schedule
+        base = retention_condition(self.config, block["variant"])
+        node = value_at(resolve_condition(self.config, base), block["parameter"])
+        if node is None:  # e.g. a tripartite parameter, the variant on a rate-model schedule
+            node = f"({base})"
         spec = run_spec(self.config, block["task"], block["variant"], 0)
         seq_len, seg = spec.seq_len, spec.model["segment_len"]
         plan = {"parameter": block["parameter"], "task": block["task"],
                 "variant": block["variant"], "segments": -(-seq_len // seg),
-                "base_condition": retention_condition(self.config, block["variant"]),
+                "base_condition": base,
                 "base_value": node, "points": self.dose_points,
                 "references": self._dose_references()}
         return json.dumps(plan, sort_keys=True, indent=1)
